@@ -1,0 +1,1 @@
+"""Models of the api app (filled in by its own issue)."""

@@ -1,0 +1,8 @@
+"""Native REST API routes (``/api/...``). The resources themselves come with the query issue."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]

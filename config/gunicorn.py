@@ -1,0 +1,18 @@
+"""gunicorn settings shared by the web, ingest and enc processes (``-c config/gunicorn.py``).
+
+The bind address and worker count come from the command line in the Procfile / systemd units;
+request logging is done by Stagehand's own middleware, so gunicorn's access log is off.
+"""
+
+import os
+
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = 20
+keepalive = 5
+# Load the application in each worker after fork, so a database connection is never shared.
+preload_app = False
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10 if max_requests else 0

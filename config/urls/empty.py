@@ -1,0 +1,3 @@
+"""No routes: the URLconf of the Celery worker and beat processes."""
+
+urlpatterns: list = []

@@ -1,0 +1,14 @@
+"""The web process: UI, native REST API, PuppetDB-compatible query API, and (because PuppetDB
+clients use one base URL) the same write routes the ingest process serves."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from config.urls import common, ingest
+
+urlpatterns = [
+    *common.urlpatterns,
+    path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    *ingest.write_routes,
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EncConfig(AppConfig):
+    name = "enc"
+    verbose_name = "Classification (ENC)"

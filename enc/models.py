@@ -1,0 +1,1 @@
+"""Models of the enc app (filled in by its own issue)."""

@@ -1,0 +1,3 @@
+"""Routes of the enc app (filled in by its own issue)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of the ingest app (filled in by its own issue)."""
+
+urlpatterns: list = []
