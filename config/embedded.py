@@ -7,6 +7,7 @@ every later process; ``make run`` stops them when it exits.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -23,8 +24,13 @@ DATABASE_NAME = "stagehand"
 def _postgres_server(pg_dir: Path):
     import pgserver
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     pg_dir.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(pg_dir, cleanup_mode=None)
+    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    # get_server() hands back a cached handle even after the server was stopped: (re)start it.
+    with server._lock:
+        server.ensure_postgres_running()
+    return server
 
 
 def postgres_settings(pg_dir: Path = PG_DIR) -> dict:

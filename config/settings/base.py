@@ -141,6 +141,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_COMMAND_BYTES
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasScope"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
@@ -148,6 +153,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Inventory, reporting and classification for Puppet fleets.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.authentication.HasScope"],
 }
 
 # --- logging --------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_health_and_ready_with_database_up(client, service):
         ("ingest", "/enc/v1/nodes/a.example", 404),
         ("web", "/enc/v1/nodes/a.example", 404),
         ("web", "/admin/", 302),
-        ("web", "/api/schema/", 200),
+        ("web", "/api/schema/", 401),
     ],
 )
 def test_route_isolation(client, service, path, status):
