@@ -122,6 +122,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- ingest pipeline (issue 3) --------------------------------------------------------------
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 50, minimum=1, maximum=10_000)
+INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 8, minimum=1)
+INGEST_RETRY_BASE_SECONDS = env_int("INGEST_RETRY_BASE_SECONDS", 10, minimum=0)
+INGEST_DRAIN_SECONDS = env_int("INGEST_DRAIN_SECONDS", 20, minimum=0)
+INGEST_REQUEUE_AFTER = env_int("INGEST_REQUEUE_AFTER", 60, minimum=0)
+INGEST_REQUEUE_INTERVAL = env_int("INGEST_REQUEUE_INTERVAL", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["ingest-requeue-stuck"] = {
+    "task": "stagehand.ingest.requeue_stuck",
+    "schedule": float(INGEST_REQUEUE_INTERVAL),
+}
+# --- end ingest pipeline --------------------------------------------------------------------
+
 # --- auth / i18n / static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
