@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from ingest import inbox, processing
 from ingest.models import Command
-from inventory.models import Catalog, Factset, FactPath, Node, Package, Resource, ResourceSet
+from inventory.models import Catalog, FactPath, Factset, Node, Package, Resource, ResourceSet
 from reports.models import Report, ResourceEvent
 from tests.support import ingest as ing
 
