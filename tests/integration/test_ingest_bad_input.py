@@ -132,7 +132,11 @@ def test_gzip_bomb(client, settings):
 
 
 def test_report_upload_malformed_yaml(client):
-    resp = client.post("/reports/upload", data=b"--- !ruby/object:Puppet::Transaction::Report\nhost: [", content_type="application/x-yaml")
+    resp = client.post(
+        "/reports/upload",
+        data=b"--- !ruby/object:Puppet::Transaction::Report\nhost: [",
+        content_type="application/x-yaml",
+    )
     _expect(resp, 400, "malformed YAML")
 
 
@@ -153,7 +157,9 @@ def test_report_upload_alias_bomb(client):
 def test_report_upload_unsupported_format(client):
     body = (ing.FIXTURES / "ingest" / "report-format12-puppet-apply.yaml").read_text()
     body = body.replace("report_format: 12", "report_format: 3")
-    _expect(client.post("/reports/upload", data=body.encode(), content_type="application/x-yaml"), 400, "report_format 3")
+    _expect(
+        client.post("/reports/upload", data=body.encode(), content_type="application/x-yaml"), 400, "report_format 3"
+    )
 
 
 def test_report_upload_without_host(client):
