@@ -323,3 +323,46 @@ def test_retry_with_backoff_then_dead(client, settings):
     assert drain()["dead"] == 1
     cmd.refresh_from_db()
     assert cmd.state == "dead" and cmd.attempts == 2
+
+
+def test_captured_puppet_apply_payloads_field_by_field(client):
+    facts = ing.load("puppet-apply-facts-v5.json")
+    catalog = ing.load("puppet-apply-catalog-v9.json")
+    report = ing.load("puppet-apply-report-v8.json")
+    for command, version, doc in (
+        ("replace_facts", 5, facts),
+        ("replace_catalog", 9, catalog),
+        ("store_report", 8, report),
+    ):
+        assert ing.post(client, command, version, doc, gzip_body=True).status_code == 200
+    body = (ing.FIXTURES / "ingest" / "puppet-apply-http-report-format12.yaml").read_bytes()
+    assert client.post("/reports/upload", data=body, content_type="application/x-yaml").status_code == 200
+    counts = drain()
+    assert counts["stored"] == 4
+    node = Node.objects.get(certname="e2e-node.example.com")
+    fs = node.factset
+    assert fs.facts == facts["values"] and fs.producer.name == facts["producer"]
+    assert fs.environment.name == "production"
+    cat = Catalog.objects.get(node=node)
+    assert cat.catalog_uuid == catalog["catalog_uuid"] and cat.version == catalog["version"]
+    assert cat.producer.name == catalog["producer"] and cat.code_id is None and cat.transaction_uuid is None
+    stored = {(r.type, r.title): r for r in Resource.objects.filter(id__in=cat.resource_set.resource_ids)}
+    assert len(stored) == len(catalog["resources"])
+    for r in catalog["resources"]:
+        s = stored[(r["type"], r["title"])]
+        assert s.parameters == r["parameters"] and s.exported == r["exported"]
+        assert s.file == r.get("file") and s.line == r.get("line") and s.tags == sorted(set(r["tags"]))
+    assert sorted(cat.edge_set.edges) == sorted(
+        [e["source"]["type"], e["source"]["title"], e["relationship"], e["target"]["type"], e["target"]["title"]]
+        for e in catalog["edges"]
+    )
+    reps = {r.source: r for r in Report.objects.filter(node_id=node.id)}
+    terminus, http = reps["puppetdb"], reps["http"]
+    assert terminus.transaction_uuid == report["transaction_uuid"] and terminus.catalog_uuid == report["catalog_uuid"]
+    assert terminus.status == report["status"] and terminus.producer.name == report["producer"]
+    assert len(terminus.logs) == len(report["logs"]) and terminus.metrics == report["metrics"]
+    events = ResourceEvent.objects.filter(report_id=terminus.id)
+    assert events.count() == sum(len(r["events"]) for r in report["resources"])
+    assert http.report_format == 12 and http.transaction_uuid != terminus.transaction_uuid
+    # The http report is the newer run: it is the node's latest.
+    assert node.latest_report_id == http.id
