@@ -17,7 +17,7 @@ import requests
 from ingest.models import Command
 from inventory.models import Catalog, Factset, Node, Resource
 from reports.models import Report, ResourceEvent
-from tests.support.stack import BIN_DIR, BASE_DIR, free_port, running, service_env, spawn, start_worker
+from tests.support.stack import BASE_DIR, BIN_DIR, free_port, running, service_env, spawn, start_worker
 from tests.support.tls import make_pki
 
 PUPPET = shutil.which("puppet") or "/usr/bin/puppet"
