@@ -101,3 +101,16 @@ def requeue_stuck(older_than: float | None = None, limit: int = 100_000) -> int:
     if ids:
         log.info("re-queued pending commands", extra={"count": len(ids)})
     return len(ids)
+
+
+def purge_processed(keep_seconds: float | None = None) -> int:
+    """Delete done and superseded commands processed more than ``keep_seconds`` ago (dead ones
+    are kept until replayed or deleted by an operator)."""
+    if keep_seconds is None:
+        keep_seconds = settings.INGEST_KEEP_PROCESSED_SECONDS
+    cutoff = timezone.now() - dt.timedelta(seconds=keep_seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM ingest_command WHERE state IN ('done', 'superseded') AND processed_at < %s", [cutoff]
+        )
+        return cursor.rowcount

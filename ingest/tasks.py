@@ -17,3 +17,9 @@ def process_commands(ids: list[int] | None = None) -> dict:
 def requeue_stuck() -> int:
     """Beat job: re-publish tasks for pending commands whose message was lost."""
     return inbox.requeue_stuck()
+
+
+@shared_task(name="stagehand.ingest.purge_processed")
+def purge_processed() -> int:
+    """Beat job: delete applied commands after ``INGEST_KEEP_PROCESSED_SECONDS``."""
+    return inbox.purge_processed()

@@ -133,6 +133,8 @@ CELERY_BEAT_SCHEDULE["ingest-requeue-stuck"] = {
     "task": "stagehand.ingest.requeue_stuck",
     "schedule": float(INGEST_REQUEUE_INTERVAL),
 }
+INGEST_KEEP_PROCESSED_SECONDS = env_int("INGEST_KEEP_PROCESSED_SECONDS", 3600, minimum=0)
+CELERY_BEAT_SCHEDULE["ingest-purge-processed"] = {"task": "stagehand.ingest.purge_processed", "schedule": 600.0}
 # --- end ingest pipeline --------------------------------------------------------------------
 
 # --- auth / i18n / static -------------------------------------------------------------------

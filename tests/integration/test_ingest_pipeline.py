@@ -366,3 +366,18 @@ def test_captured_puppet_apply_payloads_field_by_field(client):
     assert http.report_format == 12 and http.transaction_uuid != terminus.transaction_uuid
     # The http report is the newer run: it is the node's latest.
     assert node.latest_report_id == http.id
+
+
+def test_purge_processed_keeps_dead_and_pending():
+    from django.utils import timezone
+
+    old = timezone.now() - dt.timedelta(hours=2)
+    for state in ("done", "superseded", "dead", "pending"):
+        Command.objects.create(
+            command="replace_facts", version=5, certname=state, payload=b"{}", state=state, processed_at=old
+        )
+    Command.objects.create(
+        command="replace_facts", version=5, certname="fresh", payload=b"{}", state="done", processed_at=timezone.now()
+    )
+    assert inbox.purge_processed(keep_seconds=3600) == 2
+    assert sorted(Command.objects.values_list("certname", flat=True)) == ["dead", "fresh", "pending"]
