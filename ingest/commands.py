@@ -147,16 +147,55 @@ def _facts(version: int, p: dict, url_certname: str | None) -> dict:
     }
 
 
+_VALID_TAGS: set[str] = set()
+
+
+def _check_tags(tags: list, rtype: str, title: str, where: str) -> None:
+    for tag in tags:
+        if tag in _VALID_TAGS:
+            continue
+        if not isinstance(tag, str) or not TAG_RE.match(tag) or tag != tag.lower():
+            raise CommandError(f"invalid tag {tag!r} on {rtype}[{title}] ({where}tags)")
+        if len(_VALID_TAGS) > 100_000:
+            _VALID_TAGS.clear()
+        _VALID_TAGS.add(tag)
+
+
 def _resource(i: int, r: Any) -> dict:
+    if type(r) is dict:
+        rtype, title, tags = r.get("type"), r.get("title"), r.get("tags")
+        exported, line, file, params = r.get("exported"), r.get("line"), r.get("file"), r.get("parameters")
+        if (
+            type(rtype) is str
+            and type(title) is str
+            and type(tags) is list
+            and type(exported) is bool
+            and (line is None or type(line) is int)
+            and (file is None or type(file) is str)
+            and (params is None or type(params) is dict)
+        ):
+            _check_tags(tags, rtype, title, f"resources[{i}].")
+            return {
+                "type": rtype,
+                "title": title,
+                "exported": exported,
+                "file": file,
+                "line": line,
+                "tags": sorted(set(tags)),
+                "parameters": params if params is not None else {},
+            }
+    return _resource_checked(i, r)
+
+
+def _resource_checked(i: int, r: Any) -> dict:
+    """The slow path: find and name the problem."""
     where = f"resources[{i}]."
     if not isinstance(r, dict):
         raise CommandError(f"resources[{i}] must be an object")
     rtype = _require(r, "type", str, where=where)
     title = _require(r, "title", str, where=where)
     tags = _require(r, "tags", list, where=where)
-    for tag in tags:
-        if not isinstance(tag, str) or not TAG_RE.match(tag) or tag != tag.lower():
-            raise CommandError(f"invalid tag {tag!r} on {rtype}[{title}] ({where}tags)")
+    _check_tags(tags, rtype, title, where)
     exported = _require(r, "exported", bool, where=where)
     line = _require(r, "line", int, nullable=True, where=where)
     params = r.get("parameters")

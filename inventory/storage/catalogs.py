@@ -48,36 +48,58 @@ def catalog_hash(set_hash: bytes, edge_hash: bytes, environment: str, code_id: s
     return hashlib.sha1(set_hash + edge_hash + orjson.dumps([environment, code_id])).hexdigest()
 
 
+def _hex_list(hashes) -> str:
+    return ",".join(h.hex() for h in hashes)
+
+
+def _int_array(ids) -> str:
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def _resource_ids(cursor, hashed: list[tuple[bytes, dict]]) -> list[int]:
-    rows = [
-        {
-            "h": h.hex(),
-            "rh": puppetdb_resource_hash(r),
-            "type": r["type"],
-            "title": r["title"],
-            "exported": r["exported"],
-            "file": r["file"],
-            "line": r["line"],
-            "tags": r["tags"],
-            "parameters": r["parameters"],
-        }
-        for h, r in hashed
-    ]
-    payload = orjson.dumps(rows).decode()
+    """Ids of the resources (inserted when new). Existing ones are looked up by hash first,
+    so a catalog whose resources are mostly shared sends only its new resources."""
     cursor.execute(
-        "INSERT INTO inventory_resource (hash, resource_hash, type, title, exported, file, line, tags, parameters) "
-        "SELECT decode(x.h, 'hex'), x.rh, x.type, x.title, x.exported, x.file, x.line, "
-        "ARRAY(SELECT jsonb_array_elements_text(x.tags)), x.parameters "
-        "FROM jsonb_to_recordset(%s::jsonb) AS x(h text, rh text, type text, title text, exported boolean, "
-        "file text, line integer, tags jsonb, parameters jsonb) "
-        "ON CONFLICT (hash) DO NOTHING",
-        [payload],
+        "SELECT r.hash, r.id FROM inventory_resource r "
+        "WHERE r.hash = ANY(ARRAY(SELECT decode(h, 'hex') FROM unnest(string_to_array(%s, ',')) AS h))",
+        [_hex_list(h for h, _ in hashed)],
     )
-    cursor.execute(
-        "SELECT id FROM inventory_resource WHERE hash = ANY(%s) ORDER BY id",
-        [[h for h, _ in hashed]],
-    )
-    ids = [r[0] for r in cursor.fetchall()]
+    found = {bytes(h): i for h, i in cursor.fetchall()}
+    missing = [(h, r) for h, r in hashed if h not in found]
+    if missing:
+        rows = [
+            {
+                "h": h.hex(),
+                "rh": puppetdb_resource_hash(r),
+                "type": r["type"],
+                "title": r["title"],
+                "exported": r["exported"],
+                "file": r["file"],
+                "line": r["line"],
+                "tags": r["tags"],
+                "parameters": r["parameters"],
+            }
+            for h, r in missing
+        ]
+        cursor.execute(
+            "INSERT INTO inventory_resource (hash, resource_hash, type, title, exported, file, line, tags, parameters) "
+            "SELECT decode(x.h, 'hex'), x.rh, x.type, x.title, x.exported, x.file, x.line, "
+            "ARRAY(SELECT jsonb_array_elements_text(x.tags)), x.parameters "
+            "FROM jsonb_to_recordset(%s::jsonb) AS x(h text, rh text, type text, title text, exported boolean, "
+            "file text, line integer, tags jsonb, parameters jsonb) "
+            "ON CONFLICT (hash) DO NOTHING RETURNING hash, id",
+            [orjson.dumps(rows).decode()],
+        )
+        found.update((bytes(h), i) for h, i in cursor.fetchall())
+        still = [h for h, _ in missing if h not in found]
+        if still:  # inserted concurrently by another worker (committed after our snapshot)
+            cursor.execute(
+                "SELECT r.hash, r.id FROM inventory_resource r "
+                "WHERE r.hash = ANY(ARRAY(SELECT decode(h, 'hex') FROM unnest(string_to_array(%s, ',')) AS h))",
+                [_hex_list(still)],
+            )
+            found.update((bytes(h), i) for h, i in cursor.fetchall())
+    ids = sorted(found[h] for h, _ in hashed if h in found)
     if len(ids) != len(hashed):
         raise RuntimeError(f"resource dedup mismatch: {len(hashed)} resources, {len(ids)} rows")
     return ids
@@ -90,9 +112,9 @@ def _resource_set_id(cursor, set_hash: bytes, hashed) -> int:
         return row[0]
     ids = _resource_ids(cursor, hashed) if hashed else []
     cursor.execute(
-        "INSERT INTO inventory_resourceset (hash, resource_ids, size) VALUES (%s, %s, %s) "
+        "INSERT INTO inventory_resourceset (hash, resource_ids, size) VALUES (%s, %s::bigint[], %s) "
         "ON CONFLICT (hash) DO NOTHING RETURNING id",
-        [set_hash, ids, len(ids)],
+        [set_hash, _int_array(ids), len(ids)],
     )
     row = cursor.fetchone()
     if row is None:
