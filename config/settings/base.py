@@ -200,3 +200,8 @@ ENC_PORT = env_int("ENC_PORT", 8082, minimum=1, maximum=65535)
 # Readiness: which checks make /readyz answer 503. The ENC and ingest processes must keep
 # serving while the broker is down (DESIGN §1), so for them the broker is reported only.
 READY_REQUIRED_CHECKS = ["database", "broker"]
+
+# --- PuppetDB-compatible API (query issue) ----------------------------------------------------
+# Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
+# pypuppetdb on a trusted network). Default off: a token or a session is required.
+PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)

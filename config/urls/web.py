@@ -10,5 +10,6 @@ urlpatterns = [
     *common.urlpatterns,
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("", include("api.puppetdb.urls")),  # query issue: /pdb/query/v4, /pdb/meta/v1, /status/v1, /metrics/v2
     *ingest.write_routes,
 ]
