@@ -55,8 +55,9 @@ class Snapshot:
     version: int
     groups: dict  # id -> CompiledGroup
     root: CompiledGroup
-    fact_keys: tuple  # top-level fact names the rules read (None entry: "all facts")
+    fact_keys: tuple  # top-level fact names the rules read
     uses_trusted: bool
+    key: tuple = ()  # (version, changed) when loaded from the database
 
     def by_name(self, name: str) -> CompiledGroup | None:
         for group in self.groups.values():

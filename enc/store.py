@@ -23,7 +23,7 @@ from enc.resolver import Snapshot, compile_snapshot
 MAX_SUBSET_KEYS = 40
 
 _GROUPS_SQL = """
-SELECT s.version, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
+SELECT s.version, s.changed, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
        g.variables::text, g.environment, g.environment_trumps
 FROM enc_classificationstate s LEFT JOIN enc_nodegroup g ON TRUE
 WHERE s.id = %s
@@ -37,29 +37,33 @@ def load_snapshot() -> Snapshot:
         rows = cursor.fetchall()
     if not rows:
         raise RuntimeError("enc_classificationstate has no row; run migrations")
-    version = rows[0][0]
+    version, changed = rows[0][0], rows[0][1]
     groups = [
         {
-            "id": r[1],
-            "name": r[2],
-            "parent_id": r[3],
-            "rule": orjson.loads(r[4]) if r[4] is not None else None,
-            "pinned": r[5],
-            "classes": orjson.loads(r[6]),
-            "variables": orjson.loads(r[7]),
-            "environment": r[8],
-            "environment_trumps": r[9],
+            "id": r[2],
+            "name": r[3],
+            "parent_id": r[4],
+            "rule": orjson.loads(r[5]) if r[5] is not None else None,
+            "pinned": r[6],
+            "classes": orjson.loads(r[7]),
+            "variables": orjson.loads(r[8]),
+            "environment": r[9],
+            "environment_trumps": r[10],
         }
         for r in rows
-        if r[1] is not None
+        if r[2] is not None
     ]
-    return compile_snapshot(version, groups)
+    snapshot = compile_snapshot(version, groups)
+    snapshot.key = (version, changed)
+    return snapshot
 
 
-def current_version() -> int:
+def current_key() -> tuple:
+    """(version, changed): the cache key. The timestamp guards against a version number being
+    reused (a database restored from a backup, a rolled-back test transaction)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM enc_classificationstate WHERE id = %s", [STATE_ID])
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT version, changed FROM enc_classificationstate WHERE id = %s", [STATE_ID])
+        return tuple(cursor.fetchone())
 
 
 class SnapshotCache:
@@ -69,18 +73,18 @@ class SnapshotCache:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
-    def get(self, version: int) -> Snapshot:
+    def get(self, key: tuple) -> Snapshot:
+        """The compiled snapshot for ``key`` (version, changed) read from the database."""
         snapshot = self._snapshot
-        if snapshot is not None and snapshot.version == version:
+        if snapshot is not None and snapshot.key == key:
             return snapshot
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is not None and snapshot.version == version:
+            if snapshot is not None and snapshot.key == key:
                 return snapshot
-            loaded = load_snapshot()  # may be newer than ``version``: still one whole version
-            if self._snapshot is None or loaded.version >= self._snapshot.version:
-                self._snapshot = loaded
-            return loaded
+            # May be newer than ``key`` (a change committed meanwhile): still one whole version.
+            self._snapshot = load_snapshot()
+            return self._snapshot
 
     def peek(self) -> Snapshot | None:
         return self._snapshot
@@ -123,12 +127,12 @@ def snapshot_fact_keys(snapshot: Snapshot | None) -> tuple | None:
     return tuple(sorted(keys))
 
 
-def lookup(certname: str, keys: tuple | None) -> tuple[int, dict | None, datetime | None]:
-    """One statement: (classification version, the node's facts (``keys`` only) or None,
-    the producer timestamp of the stored facts)."""
+def lookup(certname: str, keys: tuple | None) -> tuple[tuple, dict | None, datetime | None]:
+    """One statement: (the classification key (version, changed), the node's facts (``keys``
+    only) or None, the producer timestamp of the stored facts)."""
     expression, params = _facts_expression(keys)
     sql = f"""
-        SELECT s.version, {expression}, n.facts_producer_timestamp
+        SELECT s.version, s.changed, {expression}, n.facts_producer_timestamp
         FROM enc_classificationstate s
         LEFT JOIN inventory_node n ON n.certname = %s
         LEFT JOIN inventory_factset f ON f.node_id = n.id
@@ -136,8 +140,8 @@ def lookup(certname: str, keys: tuple | None) -> tuple[int, dict | None, datetim
     """  # noqa: S608 - only placeholders are interpolated
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, certname, STATE_ID])
-        version, facts, producer_ts = cursor.fetchone()
-    return version, (orjson.loads(facts) if facts is not None else None), producer_ts
+        version, changed, facts, producer_ts = cursor.fetchone()
+    return (version, changed), (orjson.loads(facts) if facts is not None else None), producer_ts
 
 
 def node_facts(certname: str) -> dict | None:

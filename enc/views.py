@@ -107,8 +107,8 @@ def _snapshot_and_facts(certname: str):
     common case (the cached snapshot's version is current)."""
     cached = store.cache.peek()
     keys = store.snapshot_fact_keys(cached)
-    version, facts, producer_ts = store.lookup(certname, keys)
-    snapshot = store.cache.get(version)
+    key, facts, producer_ts = store.lookup(certname, keys)
+    snapshot = store.cache.get(key)
     if snapshot is not cached and store.snapshot_fact_keys(snapshot) != keys:
         # New groups read other facts: fetch them (the version is already decided).
         _, facts, producer_ts = store.lookup(certname, store.snapshot_fact_keys(snapshot))
@@ -181,8 +181,7 @@ def explain(request, certname: str):
     problem = _check(request, certname)
     if problem is not None:
         return problem
-    version = store.current_version()
-    snapshot = store.cache.get(version)
+    snapshot = store.cache.get(store.current_key())
     facts = store.node_facts(certname)
     known = facts is not None
     facts = facts or {}
