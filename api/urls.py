@@ -6,4 +6,5 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("v1/inbox/", include("ingest.api_urls")),  # ingest (issue 3)
+    path("v1/groups/", include("enc.api_urls")),  # enc (issue 5): node groups management
 ]
