@@ -185,3 +185,15 @@ ENC_PORT = env_int("ENC_PORT", 8082, minimum=1, maximum=65535)
 # Readiness: which checks make /readyz answer 503. The ENC and ingest processes must keep
 # serving while the broker is down (DESIGN §1), so for them the broker is reported only.
 READY_REQUIRED_CHECKS = ["database", "broker"]
+
+# --- web UI (issue 6) -----------------------------------------------------------------------
+# The agents' run interval (check-in histogram) and after how long without a report an active node
+# counts as unreported (dashboard, node list). The beat job keeps the dashboard's run rollup fresh.
+UI_RUN_INTERVAL = env_int("RUN_INTERVAL", 1800, minimum=60)
+UI_UNREPORTED_AFTER = env_int("UNREPORTED_AFTER", 7200, minimum=60)
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
+    "task": "stagehand.housekeeping.ui_rollup_runs",
+    "schedule": 60.0,
+}

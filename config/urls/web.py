@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     *ingest.write_routes,
+    path("accounts/", include("inventory.ui.auth_urls")),  # web UI sign-in (issue 6)
+    path("", include("inventory.ui.urls")),  # web UI (issue 6)
 ]
