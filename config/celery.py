@@ -7,6 +7,7 @@ from celery import Celery
 app = Celery("stagehand")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["inventory.ui"])  # web UI tasks (issue 6)
 
 
 @app.task(name="stagehand.ping", ignore_result=False)

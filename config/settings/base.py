@@ -205,3 +205,15 @@ READY_REQUIRED_CHECKS = ["database", "broker"]
 # Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
 # pypuppetdb on a trusted network). Default off: a token or a session is required.
 PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)
+
+# --- web UI (issue 6) -----------------------------------------------------------------------
+# The agents' run interval (check-in histogram) and after how long without a report an active node
+# counts as unreported (dashboard, node list). The beat job keeps the dashboard's run rollup fresh.
+UI_RUN_INTERVAL = env_int("RUN_INTERVAL", 1800, minimum=60)
+UI_UNREPORTED_AFTER = env_int("UNREPORTED_AFTER", 7200, minimum=60)
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
+    "task": "stagehand.housekeeping.ui_rollup_runs",
+    "schedule": 60.0,
+}
