@@ -13,6 +13,7 @@ from config.env import (
     env_broker,
     env_choice,
     env_database,
+    env_duration,
     env_int,
     env_list,
     env_str,
@@ -185,3 +186,25 @@ ENC_PORT = env_int("ENC_PORT", 8082, minimum=1, maximum=65535)
 # Readiness: which checks make /readyz answer 503. The ENC and ingest processes must keep
 # serving while the broker is down (DESIGN §1), so for them the broker is reported only.
 READY_REQUIRED_CHECKS = ["database", "broker"]
+
+# --- ops: lifecycle and retention (inventory/retention.py; docs/operations.md) ----------------
+# Durations like 7d, 12h, 30m; 0 disables. PuppetDB's defaults for the first three.
+NODE_TTL = env_duration("NODE_TTL", "7d")
+NODE_PURGE_TTL = env_duration("NODE_PURGE_TTL", "14d")
+REPORT_TTL = env_duration("REPORT_TTL", "14d")
+CATALOG_HISTORY_TTL = env_duration("CATALOG_HISTORY_TTL", "30d")
+GC_INTERVAL = env_duration("GC_INTERVAL", "60m")
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500, minimum=1)
+RETENTION_LOCK_TIMEOUT_MS = env_int("RETENTION_LOCK_TIMEOUT_MS", 2000, minimum=1)
+if GC_INTERVAL:
+    CELERY_BEAT_SCHEDULE.update(
+        {
+            f"housekeeping-{_task}": {
+                "task": f"stagehand.housekeeping.{_task}",
+                "schedule": GC_INTERVAL.total_seconds(),
+                "options": {"expires": GC_INTERVAL.total_seconds()},
+            }
+            for _task in ("expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history")
+        }
+    )
+# --- end ops: retention ---------------------------------------------------------------------

@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     *ingest.write_routes,
+    path("pdb/admin/", include("api.pdb_admin_urls")),  # ops: PuppetDB admin API
 ]
