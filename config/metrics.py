@@ -175,11 +175,24 @@ class MetricsMiddleware:
             status = response.status_code
             return response
         finally:
-            match = getattr(request, "resolver_match", None)
-            route = "/" + match.route if match is not None and match.route else "unmatched"
+            route = _route(request)
             method = request.method if request.method in _METHODS else "other"
             HTTP_REQUESTS.labels(self.service, route, method, str(status)).inc()
             HTTP_LATENCY.labels(self.service, route, method).observe(time.perf_counter() - started)
+
+
+def _route(request) -> str:
+    """The URL pattern that matched (bounded cardinality), also for a request refused before
+    its view was resolved; ``unmatched`` for a 404."""
+    from django.urls import Resolver404, resolve
+
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return "unmatched"
+    return "/" + match.route if match.route else "unmatched"
 
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "config.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.metrics.MetricsMiddleware",  # ops: requests by route/status, latency
 ]
 
 ROOT_URLCONF = "config.urls.empty"
