@@ -6,4 +6,5 @@ from api import pdb_admin
 
 urlpatterns = [
     path("v1/cmd", pdb_admin.AdminCommandView.as_view(), name="pdb-admin-cmd"),
+    path("v1/archive", pdb_admin.ArchiveView.as_view(), name="pdb-admin-archive"),
 ]
