@@ -100,6 +100,17 @@ _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIM
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
+# ops: read replica (config/db_router.py). Reads of the web and enc processes go to it.
+_replica = env_database("DATABASE_REPLICA_URL")
+if _replica is not None:
+    _replica.setdefault("OPTIONS", {})
+    _replica["OPTIONS"].setdefault("connect_timeout", _database["OPTIONS"]["connect_timeout"])
+    _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+REPLICA_READ_SERVICES = env_list("REPLICA_READ_SERVICES", ["web", "enc"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker / Celery ------------------------------------------------------------------------
