@@ -13,6 +13,7 @@ from config.env import (
     env_broker,
     env_choice,
     env_database,
+    env_duration,
     env_int,
     env_list,
     env_str,
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "config.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.metrics.MetricsMiddleware",  # ops: requests by route/status, latency
 ]
 
 ROOT_URLCONF = "config.urls.empty"
@@ -98,6 +100,17 @@ _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIM
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
+# ops: read replica (config/db_router.py). Reads of the web and enc processes go to it.
+_replica = env_database("DATABASE_REPLICA_URL")
+if _replica is not None:
+    _replica.setdefault("OPTIONS", {})
+    _replica["OPTIONS"].setdefault("connect_timeout", _database["OPTIONS"]["connect_timeout"])
+    _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+REPLICA_READ_SERVICES = env_list("REPLICA_READ_SERVICES", ["web", "enc"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker / Celery ------------------------------------------------------------------------
@@ -217,3 +230,25 @@ CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
     "task": "stagehand.housekeeping.ui_rollup_runs",
     "schedule": 60.0,
 }
+
+# --- ops: lifecycle and retention (inventory/retention.py; docs/operations.md) ----------------
+# Durations like 7d, 12h, 30m; 0 disables. PuppetDB's defaults for the first three.
+NODE_TTL = env_duration("NODE_TTL", "7d")
+NODE_PURGE_TTL = env_duration("NODE_PURGE_TTL", "14d")
+REPORT_TTL = env_duration("REPORT_TTL", "14d")
+CATALOG_HISTORY_TTL = env_duration("CATALOG_HISTORY_TTL", "30d")
+GC_INTERVAL = env_duration("GC_INTERVAL", "60m")
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500, minimum=1)
+RETENTION_LOCK_TIMEOUT_MS = env_int("RETENTION_LOCK_TIMEOUT_MS", 2000, minimum=1)
+if GC_INTERVAL:
+    CELERY_BEAT_SCHEDULE.update(
+        {
+            f"housekeeping-{_task}": {
+                "task": f"stagehand.housekeeping.{_task}",
+                "schedule": GC_INTERVAL.total_seconds(),
+                "options": {"expires": GC_INTERVAL.total_seconds()},
+            }
+            for _task in ("expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history")
+        }
+    )
+# --- end ops: retention ---------------------------------------------------------------------
