@@ -121,3 +121,6 @@ class ResourceEvent(models.Model):
             models.Index(fields=["status", "-report_timestamp"], name="event_status_ts_idx"),
             models.Index(fields=["containing_class"], name="event_class_idx"),
         ]
+
+
+from reports.orchestration.models import Event, Webhook, WebhookAttempt, WebhookDelivery  # noqa: E402,F401  (hooks)
