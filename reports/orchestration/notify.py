@@ -10,6 +10,7 @@ fallback poll interval when the listener is not connected).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -29,7 +30,7 @@ def _conninfo(alias: str = "default") -> dict:
         if settings_dict.get(key):
             params[name] = settings_dict[key]
     params["connect_timeout"] = settings_dict.get("OPTIONS", {}).get("connect_timeout", 5)
-    params["application_name"] = "stagehand-hooks-listener"
+    params["application_name"] = f"stagehand-hooks-listener {os.getpid()}"
     return params
 
 
@@ -55,8 +56,6 @@ class Hub:
     def ensure_started(self, timeout: float = 3.0) -> bool:
         """Start the listener thread once per process; wait (bounded) until it listens, so a
         caller that evaluates after this cannot miss a notification. Returns whether it listens."""
-        import os
-
         with self._cond:
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -66,21 +65,31 @@ class Hub:
         return self._listening.wait(timeout)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        stop = self._stop
+        while not stop.is_set():
             try:
                 with psycopg.connect(**_conninfo()) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     self._wake(None)
-                    while not self._stop.is_set():
-                        for notify in conn.notifies(timeout=5.0):
+                    while not stop.is_set():
+                        for notify in conn.notifies(timeout=2.0):
                             self._wake(notify.payload)
                         conn.execute("SELECT 1")  # detect a dead connection
             except Exception as exc:  # noqa: BLE001 - reconnect after a pause
                 log.warning("hooks listener disconnected: %s", exc)
             self._listening.clear()
             self._wake(None)
-            self._stop.wait(1.0)
+            stop.wait(1.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the listener (tests call it so the test database can be dropped)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout)
+        self._thread = None
+        self._stop = threading.Event()
 
     def _wake(self, payload: str | None) -> None:
         with self._cond:

@@ -260,10 +260,11 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
     hub = hub or notify.hub
     started = clock()
     deadline = started + request.timeout
-    listening = hub.ensure_started() if request.timeout > 0 else hub.listening
     known, unknown = request.selection.resolve(settings.RUNS_WAIT_MAX_NODES)
     if not known and not unknown:
         raise SelectionError("nodes", f"the selection matched no nodes: {request.selection.describe()}")
+    if request.timeout > 0:
+        hub.ensure_started()  # listening before the first evaluation: no notification is missed
     while True:
         seq = hub.seq
         if unknown:  # a first report may have created them
@@ -276,8 +277,7 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         if evaluation.complete or remaining <= 0 or (request.fail_fast and evaluation.failed):
             break
         notify.release_connection()
-        listening = hub.listening
-        pause = settings.HOOKS_SAFETY_POLL_SECONDS if listening else settings.HOOKS_POLL_SECONDS
+        pause = settings.HOOKS_SAFETY_POLL_SECONDS if hub.listening else settings.HOOKS_POLL_SECONDS
         hub.wait(seq, min(remaining, pause), interest=set(evaluation.pending))
     return build_result(request, evaluation, waited=clock() - started)
 
