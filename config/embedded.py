@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ DATABASE_NAME = "stagehand"
 
 
 def _postgres_server(pg_dir: Path):
+    # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that warns
+    # on every process start and falls back to /tmp, which is what we want anyway.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
