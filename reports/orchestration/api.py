@@ -133,7 +133,7 @@ class EventStreamView(APIView):
     else with new events only. Ends after ``max_seconds`` (at most EVENTS_STREAM_MAX_SECONDS)."""
 
     required_scope = "read"
-    renderer_classes = [EventStreamRenderer, JSONRenderer]
+    renderer_classes = [JSONRenderer, EventStreamRenderer]  # errors as JSON unless only SSE is accepted
 
     def get(self, request):
         params = request.query_params
@@ -162,7 +162,7 @@ class EventStreamView(APIView):
                 heartbeat=settings.EVENTS_STREAM_HEARTBEAT_SECONDS,
                 poll=settings.HOOKS_POLL_SECONDS,
                 safety_poll=settings.HOOKS_SAFETY_POLL_SECONDS,
-                check_gap=resume,
+                check_gap=resume and after > 0,  # 0: "everything kept", no gap to report
             )
             body = _ClosingStream(generator, notify.slots.release)
         response = StreamingHttpResponse(body, content_type="text/event-stream")
