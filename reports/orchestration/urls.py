@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from reports.orchestration import api
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", api.WebhookViewSet, basename="hooks-webhook")
 
 urlpatterns = [
