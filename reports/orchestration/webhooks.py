@@ -286,10 +286,15 @@ def requeue_stale(now=None) -> list[int]:
     grace = dt.timedelta(seconds=60)
     stuck_sending = now - dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) - grace
     with transaction.atomic():
-        WebhookDelivery.objects.filter(state=DeliveryState.SENDING, claimed_at__lt=stuck_sending).update(
+        stuck = list(
+            WebhookDelivery.objects.filter(state=DeliveryState.SENDING, claimed_at__lt=stuck_sending).values_list(
+                "pk", flat=True
+            )[:1000]
+        )
+        WebhookDelivery.objects.filter(pk__in=stuck).update(
             state=DeliveryState.PENDING, next_attempt_at=now, error="worker lost during the attempt"
         )
-        ids = list(
+        ids = stuck + list(
             WebhookDelivery.objects.filter(state=DeliveryState.PENDING)
             .filter(Q(next_attempt_at__lt=now - grace) | Q(next_attempt_at__isnull=True))
             .values_list("pk", flat=True)[:1000]
