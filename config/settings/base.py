@@ -128,6 +128,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "stagehand.ingest.*": {"queue": "ingest"},
     "stagehand.housekeeping.*": {"queue": "housekeeping"},
+    "stagehand.hooks.*": {"queue": "default"},  # hooks: webhook deliveries, event-history pruning
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
@@ -252,3 +253,29 @@ if GC_INTERVAL:
         }
     )
 # --- end ops: retention ---------------------------------------------------------------------
+
+# --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
+from config.env import env_float  # noqa: E402
+
+RUNS_WAIT_MAX_TIMEOUT = env_int("RUNS_WAIT_MAX_TIMEOUT", 120, minimum=0, maximum=3600)
+RUNS_WAIT_MAX_NODES = env_int("RUNS_WAIT_MAX_NODES", 50000, minimum=1)
+# Long-polls and event streams each hold a gunicorn thread; at most this many per process at once
+# (keep it below --threads so other requests are always served). Extra ones answer at once.
+HOOKS_MAX_LONG_REQUESTS = env_int("HOOKS_MAX_LONG_REQUESTS", 2, minimum=1)
+HOOKS_POLL_SECONDS = env_float("HOOKS_POLL_SECONDS", 1.0, minimum=0.05)
+HOOKS_SAFETY_POLL_SECONDS = env_float("HOOKS_SAFETY_POLL_SECONDS", 15.0, minimum=0.1)
+EVENTS_STREAM_MAX_SECONDS = env_int("EVENTS_STREAM_MAX_SECONDS", 300, minimum=1)
+EVENTS_STREAM_HEARTBEAT_SECONDS = env_float("EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
+EVENTS_HISTORY_MAX_ROWS = env_int("EVENTS_HISTORY_MAX_ROWS", 200000, minimum=1)
+EVENTS_HISTORY_MAX_AGE_HOURS = env_int("EVENTS_HISTORY_MAX_AGE_HOURS", 72, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0, minimum=0.01)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+CELERY_BEAT_SCHEDULE["stagehand.hooks.prune_events"] = {"task": "stagehand.hooks.prune_events", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["stagehand.hooks.requeue_deliveries"] = {
+    "task": "stagehand.hooks.requeue_deliveries",
+    "schedule": 60.0,
+}
+# --- end orchestration hooks
