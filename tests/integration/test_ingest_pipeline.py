@@ -381,3 +381,51 @@ def test_purge_processed_keeps_dead_and_pending():
     )
     assert inbox.purge_processed(keep_seconds=3600) == 2
     assert sorted(Command.objects.values_list("certname", flat=True)) == ["dead", "fresh", "pending"]
+
+
+def test_signals_sent_with_stored_objects(client):
+    from inventory import signals
+
+    seen = []
+
+    def on_report(sender, report, node, previous_status, **kw):
+        seen.append(("report", report.id, report.status, node.latest_report_id, previous_status))
+
+    def on_status(sender, node, previous_status, status, report, **kw):
+        seen.append(("status", previous_status, status, report.id))
+
+    def on_deactivated(sender, node, reason, **kw):
+        seen.append(("deactivated", node.certname, reason))
+
+    def on_dead(sender, command, **kw):
+        seen.append(("dead", command.certname, bool(command.last_error)))
+
+    pairs = [
+        (signals.report_stored, on_report),
+        (signals.node_status_changed, on_status),
+        (signals.node_deactivated, on_deactivated),
+        (signals.command_dead, on_dead),
+    ]
+    for sig, fn in pairs:
+        sig.connect(fn)
+    try:
+        ing.post(client, "store_report", 8, ing.report())
+        ing.post(
+            client,
+            "deactivate_node",
+            3,
+            {"certname": "node1.example.com", "producer_timestamp": ing.ts(dt.datetime.now(dt.UTC))},
+        )
+        ing.post(client, "replace_facts", 5, ing.facts(certname="bad", when=T0, broken="a\u0000b"))
+        from django.test import override_settings
+
+        with override_settings(INGEST_MAX_ATTEMPTS=1):
+            drain()
+    finally:
+        for sig, fn in pairs:
+            sig.disconnect(fn)
+    rep = Report.objects.get()
+    assert ("report", rep.id, "changed", rep.id, None) in seen
+    assert ("status", None, "changed", rep.id) in seen
+    assert ("deactivated", "node1.example.com", "deactivated") in seen
+    assert ("dead", "bad", True) in seen
