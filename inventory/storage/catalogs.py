@@ -20,6 +20,7 @@ import hashlib
 
 import orjson
 
+from inventory.retention import resource_gc_guard_shared
 from inventory.storage.nodes import REACTIVATE_SQL, environment_id, lock_node, producer_id
 
 _SORT = orjson.OPT_SORT_KEYS
@@ -106,10 +107,13 @@ def _resource_ids(cursor, hashed: list[tuple[bytes, dict]]) -> list[int]:
 
 
 def _resource_set_id(cursor, set_hash: bytes, hashed) -> int:
-    cursor.execute("SELECT id FROM inventory_resourceset WHERE hash = %s", [set_hash])
+    # FOR KEY SHARE: the garbage collector (``inventory.retention``) skips a set we are about to
+    # refer to; the shared GC guard keeps it from deleting resources we look up until we commit.
+    cursor.execute("SELECT id FROM inventory_resourceset WHERE hash = %s FOR KEY SHARE", [set_hash])
     row = cursor.fetchone()
     if row:
         return row[0]
+    resource_gc_guard_shared(cursor)
     ids = _resource_ids(cursor, hashed) if hashed else []
     cursor.execute(
         "INSERT INTO inventory_resourceset (hash, resource_ids, size) VALUES (%s, %s::bigint[], %s) "
@@ -126,7 +130,7 @@ def _resource_set_id(cursor, set_hash: bytes, hashed) -> int:
 def _edge_set_id(cursor, edge_hash: bytes, edges: list) -> int | None:
     if not edges:
         return None
-    cursor.execute("SELECT id FROM inventory_edgeset WHERE hash = %s", [edge_hash])
+    cursor.execute("SELECT id FROM inventory_edgeset WHERE hash = %s FOR KEY SHARE", [edge_hash])
     row = cursor.fetchone()
     if row:
         return row[0]
