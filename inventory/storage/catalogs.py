@@ -193,3 +193,21 @@ def store_catalog(cursor, cmd: dict, now: dt.datetime) -> str:
         [now, pt, env_id, catalog_id, cmd["code_id"], pt, node.id],
     )
     return outcome
+
+
+def store_catalog_inputs(cursor, cmd: dict, now: dt.datetime) -> str:
+    """``replace catalog inputs`` v1: the node's latest inputs (newest producer_timestamp wins)."""
+    node = lock_node(cursor, cmd["certname"])
+    pt = cmd["producer_timestamp"]
+    cursor.execute(
+        "INSERT INTO inventory_cataloginputs (node_id, catalog_uuid, producer_timestamp, received, inputs) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (node_id) DO UPDATE SET "
+        "catalog_uuid = EXCLUDED.catalog_uuid, producer_timestamp = EXCLUDED.producer_timestamp, "
+        "received = EXCLUDED.received, inputs = EXCLUDED.inputs "
+        "WHERE inventory_cataloginputs.producer_timestamp <= EXCLUDED.producer_timestamp",
+        [node.id, cmd["catalog_uuid"], pt, now, orjson.dumps([list(x) for x in cmd["inputs"]]).decode()],
+    )
+    if cursor.rowcount == 0:
+        return "stale"
+    cursor.execute(f"UPDATE inventory_node SET {REACTIVATE_SQL} WHERE id = %s", [pt, node.id])
+    return "stored"

@@ -429,3 +429,25 @@ def test_signals_sent_with_stored_objects(client):
     assert ("status", None, "changed", rep.id) in seen
     assert ("deactivated", "node1.example.com", "deactivated") in seen
     assert ("dead", "bad", True) in seen
+
+
+def test_replace_catalog_inputs(client):
+    from inventory.models import CatalogInputs
+
+    doc = {
+        "certname": "node1.example.com",
+        "catalog_uuid": "c-1",
+        "producer_timestamp": ing.ts(T0),
+        "inputs": [["hiera", "ntp::servers"], ["hiera", "apache::port"], ["hiera", "ntp::servers"]],
+    }
+    assert ing.post(client, "replace catalog inputs", 1, doc).status_code == 200
+    drain()
+    ci = CatalogInputs.objects.get(node__certname="node1.example.com")
+    assert ci.catalog_uuid == "c-1" and ci.inputs == [["hiera", "apache::port"], ["hiera", "ntp::servers"]]
+    older = dict(doc, catalog_uuid="c-0", producer_timestamp=ing.ts(T0 - dt.timedelta(hours=1)))
+    ing.post(client, "replace_catalog_inputs", 1, older)
+    assert drain()["stale"] == 1
+    assert CatalogInputs.objects.get().catalog_uuid == "c-1"
+    bad = dict(doc, inputs=[["hiera"]])
+    resp = ing.post(client, "replace_catalog_inputs", 1, bad)
+    assert resp.status_code == 400 and "inputs[0]" in resp.json()["error"]
