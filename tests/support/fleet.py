@@ -17,7 +17,7 @@ import uuid
 
 import orjson
 
-BASE = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+BASE = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PRODUCER = "puppet.example.com"
 VOLATILE_FACTS = {"uptime_seconds", "memoryfree_mb", "load_averages"}
 
@@ -239,7 +239,7 @@ def fleet_commands(base: dt.datetime = BASE) -> list[dict]:
                     "command": "deactivate node",
                     "version": 3,
                     "certname": name,
-                    "payload": {"certname": name, "producer_timestamp": iso(base + dt.timedelta(days=2))},
+                    "payload": {"certname": name, "producer_timestamp": iso(base + dt.timedelta(hours=25))},
                 }
             )
     return commands
