@@ -262,7 +262,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": motd["file"],
                 "line": motd["line"],
                 "containment_path": ["Stage[main]", "Base", "File[/etc/motd]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": ev_status,
@@ -272,7 +272,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": "{md5}aaaa",
                         "new_value": "{md5}bbbb",
                         "message": "content changed '{md5}aaaa' to '{md5}bbbb'",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -287,7 +287,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                     "file": None,
                     "line": 8,
                     "containment_path": ["Stage[main]", "Apache" if generation else "Nginx", "Service[x]"],
-                    "corrective_change": False,
+                    "corrective_change": None,
                     "events": [
                         {
                             "status": "failure" if status == "failed" else "success",
@@ -297,7 +297,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                             "old_value": "stopped",
                             "new_value": "running",
                             "message": "change from 'stopped' to 'running' failed" if status == "failed" else "started",
-                            "corrective_change": False,
+                            "corrective_change": None,
                         }
                     ],
                 }
@@ -312,7 +312,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": "/m/base/init.pp",
                 "line": 12,
                 "containment_path": ["Stage[main]", "Base", "Package[openssh-server]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": "failure",
@@ -322,7 +322,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": "absent",
                         "new_value": "installed",
                         "message": "Could not install package",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -336,7 +336,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": "/m/base/init.pp",
                 "line": 15,
                 "containment_path": ["Stage[main]", "Base", "Service[sshd]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": "skipped",
@@ -346,7 +346,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": None,
                         "new_value": None,
                         "message": "Skipped because of failed dependencies",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -407,7 +407,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
         "status": status,
         "noop": noop,
         "noop_pending": noop,
-        "corrective_change": False,
+        "corrective_change": None,
         "type": "agent",
         "resources": events_res,
         "metrics": metrics,
@@ -678,6 +678,9 @@ def store_report(p: dict) -> None:
         if containing and containing.startswith("Class["):
             containing = containing[6:-1]
         for e in r["events"]:
+            if r.get("skipped"):
+                # PuppetDB records a skipped resource as one "skipped" event with no details.
+                e = {"status": "skipped", "timestamp": e["timestamp"], "corrective_change": e.get("corrective_change")}
             events.append(
                 ResourceEvent(
                     report=report,
@@ -702,8 +705,8 @@ def store_report(p: dict) -> None:
                 )
             )
     ResourceEvent.objects.bulk_create(events)
-    if node.report_timestamp is None or pts >= node.report_timestamp:
-        node.report_timestamp = pts
+    if node.report_timestamp is None or report.end_time >= node.report_timestamp:
+        node.report_timestamp = report.end_time  # PuppetDB's report_timestamp is the run's end_time
         node.report_environment = env
         node.latest_report_id = report.id
         node.latest_report_hash = report.hash
