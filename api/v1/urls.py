@@ -13,7 +13,7 @@ router.register("fact-paths", views.FactPathViewSet, basename="factpath")
 router.register("catalogs", views.CatalogViewSet, basename="catalog")
 router.register("resources", views.ResourceViewSet, basename="resource")
 router.register("reports", views.ReportViewSet, basename="report")
-router.register("events", views.EventViewSet, basename="event")
+router.register("resource-events", views.EventViewSet, basename="resource-event")  # /events is the hooks' feed
 router.register("environments", views.EnvironmentViewSet, basename="environment")
 
 urlpatterns = [

@@ -123,7 +123,36 @@ class CatalogViewSet(Base):
             if old is None:
                 raise ValidationError({"against": ["this is the node's first catalog; give ?against=<id>"]})
             new = catalog
-        return Response(catalog_diff.diff(old, new))
+        return Response(diff_json(catalog_diff.diff(old, new)))
+
+
+EDGE_KEYS = ("source_type", "source_title", "relationship", "target_type", "target_title")
+
+
+def _resource_json(resource) -> dict:
+    return serializers.ResourceSerializer(resource).data
+
+
+def diff_json(result: catalog_diff.CatalogDiff) -> dict:
+    """The UI's catalog diff (``inventory.catalog_diff``) as JSON."""
+    return {
+        "old": result.old.id,
+        "new": result.new.id,
+        "unchanged": result.unchanged,
+        "added": [_resource_json(c.new) for c in result.changes if c.kind == "added"],
+        "removed": [_resource_json(c.old) for c in result.changes if c.kind == "removed"],
+        "changed": [
+            {
+                "type": c.type,
+                "title": c.title,
+                "changes": [{"name": p.name, "kind": p.kind, "old": p.old, "new": p.new} for p in c.params],
+            }
+            for c in result.changes
+            if c.kind == "changed"
+        ],
+        "edges_added": [dict(zip(EDGE_KEYS, e, strict=True)) for e in result.edges_added],
+        "edges_removed": [dict(zip(EDGE_KEYS, e, strict=True)) for e in result.edges_removed],
+    }
 
 
 class ResourceViewSet(Base):

@@ -69,7 +69,7 @@ def test_reports_events_resources_facts_paths_csv(client, fleet_db, reader):
     assert detail["logs"][1]["level"] == "err" and detail["environment"] == "production"
     events = client.get(f"/api/v1/reports/{reps[0]['id']}/events/", **reader).json()
     assert {e["status"] for e in events} == {"success", "failure", "skipped"}
-    r = client.get("/api/v1/events/", {"status": "failure"}, **reader).json()["results"]
+    r = client.get("/api/v1/resource-events/", {"status": "failure"}, **reader).json()["results"]
     assert {e["certname"] for e in r} == {"cache-01.example.com", "web-03.example.com"}
     r = client.get("/api/v1/resources/", {"type": "Class", "certname": "db-01.example.com"}, **reader).json()
     assert {x["title"] for x in r["results"]} == {"Settings", "Main", "Base", "Postgresql", "Role::Db"}
