@@ -444,9 +444,15 @@ def _paths(value, prefix=()):
         yield prefix, kind
 
 
-def load(commands: list[dict] | None = None) -> None:
-    """Store ``commands`` (default: the fixed fleet) the way the ingest pipeline does."""
-    for command in commands if commands is not None else fleet_commands():
+def load(commands: list[dict] | None = None, *, via: str = "ingest") -> None:
+    """Store ``commands`` (default: the fixed fleet). ``via="ingest"`` (the default) runs each one
+    through the real ingest pipeline's normalisation and storage functions (one transaction per
+    command, "received" at its producer timestamp so the fleet is reproducible);
+    ``via="builder"`` uses this module's own writer of the storage contract."""
+    commands = commands if commands is not None else fleet_commands()
+    if via == "ingest":
+        return load_via_ingest(commands)
+    for command in commands:
         kind = command["command"]
         payload = copy.deepcopy(command["payload"])
         if kind == "replace facts":
@@ -459,6 +465,23 @@ def load(commands: list[dict] | None = None) -> None:
             from inventory.models import Node
 
             Node.objects.filter(certname=payload["certname"]).update(deactivated=_parse(payload["producer_timestamp"]))
+
+
+def load_via_ingest(commands: list[dict]) -> None:
+    from django.db import connection, transaction
+
+    from ingest.commands import normalise
+    from ingest.processing import _store
+    from inventory.storage import forget_caches
+
+    forget_caches()
+    for command in commands:
+        name = command["command"].replace(" ", "_")
+        cmd = normalise(name, command["version"], copy.deepcopy(command["payload"]), command["certname"])
+        received = cmd.get("producer_timestamp") or BASE
+        with transaction.atomic(), connection.cursor() as cursor:
+            _store(cursor, name, cmd, received, "puppetdb")
+    forget_caches()
 
 
 def _node(certname):
@@ -746,6 +769,9 @@ def clear() -> None:
     """Remove every inventory and report row (test teardown)."""
     from django.db import connection
 
+    from inventory.storage import forget_caches
+
+    forget_caches()
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE reports_resourceevent, reports_report, inventory_catalog, inventory_factset, "
