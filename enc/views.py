@@ -32,9 +32,17 @@ CERTNAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,255}$")
 VERSION_HEADER = "X-Stagehand-Classification-Version"
 
 
+def _response(body: bytes, content_type: str, status: int = 200) -> HttpResponse:
+    # Content-Length explicitly: the enc process runs without CommonMiddleware (which sets it),
+    # and a sized body lets the server keep the connection alive without chunking.
+    response = HttpResponse(body, content_type=content_type, status=status)
+    response["Content-Length"] = str(len(body))
+    return response
+
+
 def _error(status: int, message: str, **extra) -> HttpResponse:
     body = {"error": message, **extra}
-    response = HttpResponse(render.to_json(body), status=status, content_type="application/json")
+    response = _response(render.to_json(body), "application/json", status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="stagehand-enc"'
     return response
@@ -203,7 +211,7 @@ def classify(request, certname: str):
         body = result.rendered.get(fmt)
         if body is None:
             body = result.rendered[fmt] = render.RENDERERS[fmt](result.as_enc())
-        response = HttpResponse(body, content_type=render.CONTENT_TYPES[fmt])
+        response = _response(body, render.CONTENT_TYPES[fmt])
     response[VERSION_HEADER] = str(snapshot.version)
     return response
 
@@ -222,6 +230,6 @@ def explain(request, certname: str):
     trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else {}
     body = resolver.explain(snapshot, certname, facts, trusted)
     body["known_node"] = known
-    response = HttpResponse(render.to_json(body), content_type="application/json")
+    response = _response(render.to_json(body), "application/json")
     response[VERSION_HEADER] = str(snapshot.version)
     return response

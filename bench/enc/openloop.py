@@ -31,13 +31,23 @@ async def worker(host, port, queue, results, method, headers, body, nodes, error
             writer.write(head.encode() + body)
             status_line = await reader.readline()
             length = 0
+            chunked = False
             while True:
                 line = await reader.readline()
                 if line in (b"\r\n", b""):
                     break
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+                if line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower():
+                    chunked = True
+            if chunked:
+                while True:
+                    size = int((await reader.readline()).strip(), 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            else:
+                await reader.readexactly(length)
             if b" 200 " not in status_line:
                 errors.append(status_line)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
