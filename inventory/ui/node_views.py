@@ -161,6 +161,19 @@ def node_catalogs(request, certname):
     old_id, new_id = request.GET.get("from"), request.GET.get("to")
     if not (old_id or new_id) and len(versions) >= 2:
         old_id, new_id = str(versions[1].id), str(versions[0].id)
+    elif new_id and not old_id:
+        # Only "to" (a link from "where applied"): compare with the version before it.
+        before = (
+            Catalog.objects.filter(
+                node=node, valid_from__lt=Catalog.objects.filter(pk=new_id, node=node).values("valid_from")[:1]
+            )
+            .order_by("-valid_from")
+            .values_list("id", flat=True)
+            .first()
+            if new_id.isdigit()
+            else None
+        )
+        old_id = str(before) if before else new_id
     if old_id and new_id:
         try:
             pair = {

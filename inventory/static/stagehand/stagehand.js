@@ -13,13 +13,25 @@ document.addEventListener("DOMContentLoaded", function () {
     filter.addEventListener("input", function () {
       var needle = filter.value.trim().toLowerCase();
       var shown = 0;
+      document.querySelectorAll(".tree details").forEach(function (d) { d.open = !needle && d.hasAttribute("data-open"); });
       items.forEach(function (li) {
-        var hay = li.getAttribute("data-path").toLowerCase();
-        var match = !needle || hay.indexOf(needle) !== -1;
+        var match = !needle || li.getAttribute("data-path").toLowerCase().indexOf(needle) !== -1;
         li.classList.toggle("hidden", !match);
-        if (match) { shown++; }
+        if (match && needle) { shown++; }
       });
-      document.querySelectorAll(".tree details").forEach(function (d) { d.open = !!needle || d.hasAttribute("data-open"); });
+      if (needle) {
+        // Keep the branches that lead to a match visible and open.
+        items.forEach(function (li) {
+          if (li.classList.contains("hidden")) { return; }
+          var up = li.parentElement && li.parentElement.closest("li[data-path]");
+          while (up) {
+            up.classList.remove("hidden");
+            var details = up.querySelector(":scope > details");
+            if (details) { details.open = true; }
+            up = up.parentElement && up.parentElement.closest("li[data-path]");
+          }
+        });
+      }
       if (status) { status.textContent = needle ? shown + " matching entries" : ""; }
     });
   }
