@@ -144,3 +144,6 @@ class RunHour(models.Model):
             models.UniqueConstraint(fields=["hour", "environment", "status"], name="runhour_unique"),
         ]
         indexes = [models.Index(fields=["hour"], name="runhour_hour_idx")]
+
+
+from reports.orchestration.models import Event, Webhook, WebhookAttempt, WebhookDelivery  # noqa: E402,F401  (hooks)
