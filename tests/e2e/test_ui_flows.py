@@ -43,8 +43,19 @@ def web(tmp_path, artifacts_dir, transactional_db):
         yield process
 
 
+def _in_thread(fn):
+    """Run ORM code while Playwright's event loop owns this thread (Django refuses it there)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
 @pytest.fixture
 def fleet_and_users(transactional_db):
+    from enc.models import ROOT_ID, ROOT_NAME, ClassificationState, NodeGroup
+
+    # A transactional test database is flushed between tests: restore the ENC's migration rows.
+    NodeGroup.objects.get_or_create(id=ROOT_ID, defaults={"name": ROOT_NAME, "rule": None})
+    ClassificationState.objects.get_or_create(id=1, defaults={"version": 1})
     data = ui_fleet.small_fleet()
     rollups.refresh(timezone.now() - dt.timedelta(days=3), timezone.now())
     fact_stats.compute(["os", "family"])
@@ -186,14 +197,16 @@ def test_catalog_diff_and_where_applied(web, fleet_and_users, browser, artifacts
 def test_inbox_replay_as_editor(web, fleet_and_users, browser, artifacts_dir):
     from ingest.models import Command, CommandState
 
-    dead = Command.objects.create(
-        command="store_report",
-        version=8,
-        certname="web01.example.com",
-        payload=b'{"certname": "web01.example.com"}',
-        state=CommandState.DEAD,
-        attempts=5,
-        last_error="ValueError: report is missing 'status'",
+    dead = _in_thread(
+        lambda: Command.objects.create(
+            command="store_report",
+            version=8,
+            certname="web01.example.com",
+            payload=b'{"certname": "web01.example.com"}',
+            state=CommandState.DEAD,
+            attempts=5,
+            last_error="ValueError: report is missing 'status'",
+        )
     )
     page, errors = _page(browser, web, artifacts_dir)
     _login(page, "eddie")
@@ -205,8 +218,50 @@ def test_inbox_replay_as_editor(web, fleet_and_users, browser, artifacts_dir):
     page.wait_for_load_state()
     assert "Replayed 1 command" in page.locator(".messages").inner_text()
     page.screenshot(path=str(artifacts_dir / "02-inbox-replayed.png"), full_page=True)
-    # The ORM may not run inside Playwright's event loop thread: ask from another thread.
-    with ThreadPoolExecutor(1) as pool:
-        state = pool.submit(lambda: Command.objects.get(pk=dead.pk).state).result()
+    state = _in_thread(lambda: Command.objects.get(pk=dead.pk).state)
     assert state == CommandState.PENDING
+    assert not errors, errors
+
+
+def test_edit_group_with_live_preview(web, fleet_and_users, browser, artifacts_dir):
+    from playwright.sync_api import expect
+
+    from enc import service
+    from enc.models import ROOT_ID
+
+    group = _in_thread(
+        lambda: service.create_group(
+            {"name": "Web servers", "parent": str(ROOT_ID), "rule": ["~", "name", "^web"], "classes": {"nginx": {}}},
+            actor="setup",
+        )
+    )
+    page, errors = _page(browser, web, artifacts_dir)
+    _login(page, "eddie")
+    page.get_by_role("link", name="Classification").click()
+    page.get_by_role("link", name="Web servers").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.wait_for_url(f"**/classification/{group.id}/edit/")
+    preview = page.locator("#preview")
+    assert "2 nodes would match" in preview.inner_text()
+    # Typing a new rule updates the preview without saving.
+    rule = page.locator("#g-rule")
+    rule.fill('["=", ["fact", "os", "family"], "RedHat"]')
+    expect(preview).to_contain_text("1 node would match")
+    assert "db02.example.com" in preview.inner_text()
+    rule.fill('["=", ["fact", "os"')
+    expect(preview).to_contain_text("not valid JSON")
+    page.screenshot(path=str(artifacts_dir / "01-edit-invalid.png"), full_page=True)
+    rule.fill('["or", ["~", "name", "^web"], ["=", ["fact", "os", "family"], "RedHat"]]')
+    expect(preview).to_contain_text("3 nodes would match")
+    page.get_by_role("button", name="Check for conflicts").click()
+    page.wait_for_load_state()
+    assert "no known node gets a classification conflict" in page.locator("main").inner_text()
+    page.screenshot(path=str(artifacts_dir / "02-edit-checked.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"**/classification/{group.id}/")
+    assert "saved" in page.locator(".messages").inner_text()
+    page.screenshot(path=str(artifacts_dir / "03-group-saved.png"), full_page=True)
+    page.get_by_role("link", name="Audit log").click()
+    assert "eddie" in page.locator("main table").inner_text()
+    page.screenshot(path=str(artifacts_dir / "04-audit.png"), full_page=True)
     assert not errors, errors

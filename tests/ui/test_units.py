@@ -40,7 +40,9 @@ def test_charts_are_accessible_well_formed_svg_and_escape_labels():
     assert "…" in "".join(bars.itertext())
 
 
-@pytest.mark.parametrize(("value", "expected"), [(0, 4), (3, 4), (5, 8), (37, 40), (1234, 2000), (900, 1000), (0.4, 0.4)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0, 4), (3, 4), (5, 8), (37, 40), (1234, 2000), (900, 1000), (0.4, 0.4)]
+)
 def test_chart_axis_maximum_is_round(value, expected):
     assert charts._nice_max(value) == pytest.approx(expected)
 

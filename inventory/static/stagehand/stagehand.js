@@ -41,6 +41,23 @@ document.addEventListener("DOMContentLoaded", function () {
       document.querySelectorAll("input[name='" + box.getAttribute("data-check-all") + "']").forEach(function (b) { b.checked = box.checked; });
     });
   });
+  // Group editor: live preview of the matching nodes while the rule or pinned nodes are edited.
+  var groupForm = document.getElementById("group-form");
+  var previewBox = document.getElementById("preview");
+  if (groupForm && previewBox) {
+    var timer = null;
+    var refresh = function () {
+      var body = new FormData(groupForm);
+      fetch(groupForm.getAttribute("data-preview-url"), { method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": body.get("csrfmiddlewaretoken") } })
+        .then(function (r) { return r.text(); })
+        .then(function (html) { previewBox.innerHTML = html; })
+        .catch(function () { previewBox.textContent = "Preview unavailable."; });
+    };
+    groupForm.querySelectorAll("[data-preview], select[name=parent]").forEach(function (el) {
+      el.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    });
+  }
   // Pages that wait for a background computation reload themselves.
   var reload = document.querySelector("[data-reload-after]");
   if (reload) { setTimeout(function () { window.location.reload(); }, parseInt(reload.getAttribute("data-reload-after"), 10) * 1000); }
