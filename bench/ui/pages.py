@@ -38,15 +38,27 @@ def main() -> None:
 
     setup_test_environment()  # response.context (for the next-page cursors) and a test host
     from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from enc.models import ROOT_ID, NodeGroup
     from inventory import fact_stats
     from inventory.models import Catalog, Node
     from reports import rollups
 
+    call_command("migrate", "--noinput", verbosity=0)
+    # A few node groups (stored directly: bench data, not a change through the service).
+    debian, _ = NodeGroup.objects.get_or_create(
+        name="Debian",
+        defaults={"parent_id": ROOT_ID, "rule": ["=", ["fact", "os", "family"], "Debian"], "classes": {"ntp": {}}},
+    )
+    NodeGroup.objects.get_or_create(
+        name="dc1 web",
+        defaults={"parent_id": debian.id, "rule": ["~", "name", "dc1"], "classes": {"nginx": {"workers": 4}}},
+    )
     user, _ = User.objects.get_or_create(username="bench-viewer")
     user.groups.add(Group.objects.get(name="editor"))
     client = Client()
@@ -102,6 +114,9 @@ def main() -> None:
         ("where applied, class on every node", "/where/?class=profile::role10"),
         ("where applied, resource, as of 10 days ago", f"/where/?type=Package&title=res1&at={at}"),
         ("where applied, code_id", "/where/?code_id=code3&env=qa"),
+        ("classification", "/classification/"),
+        ("classification group", f"/classification/{debian.id}/"),
+        ("classification audit log", "/classification/audit/"),
         ("inbox", "/inbox/"),
         ("inbox, dead", "/inbox/?state=dead"),
     ]
