@@ -14,6 +14,7 @@ if metrics_bootstrap.is_celery_worker():
 app = Celery("stagehand")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["inventory.ui"])  # web UI tasks (issue 6)
 
 
 @app.task(name="stagehand.ping", ignore_result=False)

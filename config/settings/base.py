@@ -130,12 +130,28 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "stagehand.ingest.*": {"queue": "ingest"},
     "stagehand.housekeeping.*": {"queue": "housekeeping"},
+    "stagehand.hooks.*": {"queue": "default"},  # hooks: webhook deliveries, event-history pruning
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- ingest pipeline (issue 3) --------------------------------------------------------------
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 50, minimum=1, maximum=10_000)
+INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 8, minimum=1)
+INGEST_RETRY_BASE_SECONDS = env_int("INGEST_RETRY_BASE_SECONDS", 10, minimum=0)
+INGEST_DRAIN_SECONDS = env_int("INGEST_DRAIN_SECONDS", 20, minimum=0)
+INGEST_REQUEUE_AFTER = env_int("INGEST_REQUEUE_AFTER", 60, minimum=0)
+INGEST_REQUEUE_INTERVAL = env_int("INGEST_REQUEUE_INTERVAL", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["ingest-requeue-stuck"] = {
+    "task": "stagehand.ingest.requeue_stuck",
+    "schedule": float(INGEST_REQUEUE_INTERVAL),
+}
+INGEST_KEEP_PROCESSED_SECONDS = env_int("INGEST_KEEP_PROCESSED_SECONDS", 3600, minimum=0)
+CELERY_BEAT_SCHEDULE["ingest-purge-processed"] = {"task": "stagehand.ingest.purge_processed", "schedule": 600.0}
+# --- end ingest pipeline --------------------------------------------------------------------
 
 # --- auth / i18n / static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -201,6 +217,23 @@ ENC_PORT = env_int("ENC_PORT", 8082, minimum=1, maximum=65535)
 # Readiness: which checks make /readyz answer 503. The ENC and ingest processes must keep
 # serving while the broker is down (DESIGN §1), so for them the broker is reported only.
 READY_REQUIRED_CHECKS = ["database", "broker"]
+
+# --- PuppetDB-compatible API (query issue) ----------------------------------------------------
+# Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
+# pypuppetdb on a trusted network). Default off: a token or a session is required.
+PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)
+
+# --- web UI (issue 6) -----------------------------------------------------------------------
+# The agents' run interval (check-in histogram) and after how long without a report an active node
+# counts as unreported (dashboard, node list). The beat job keeps the dashboard's run rollup fresh.
+UI_RUN_INTERVAL = env_int("RUN_INTERVAL", 1800, minimum=60)
+UI_UNREPORTED_AFTER = env_int("UNREPORTED_AFTER", 7200, minimum=60)
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
+    "task": "stagehand.housekeeping.ui_rollup_runs",
+    "schedule": 60.0,
+}
 
 # --- ops: lifecycle and retention (inventory/retention.py; docs/operations.md) ----------------
 # Durations like 7d, 12h, 30m; 0 disables. PuppetDB's defaults for the first three.
@@ -275,3 +308,29 @@ CONTENT_SECURITY_POLICY = env_str(
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 # --- end ops: access policy -----------------------------------------------------------------
+
+# --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
+from config.env import env_float  # noqa: E402
+
+RUNS_WAIT_MAX_TIMEOUT = env_int("RUNS_WAIT_MAX_TIMEOUT", 120, minimum=0, maximum=3600)
+RUNS_WAIT_MAX_NODES = env_int("RUNS_WAIT_MAX_NODES", 50000, minimum=1)
+# Long-polls and event streams each hold a gunicorn thread; at most this many per process at once
+# (keep it below --threads so other requests are always served). Extra ones answer at once.
+HOOKS_MAX_LONG_REQUESTS = env_int("HOOKS_MAX_LONG_REQUESTS", 2, minimum=1)
+HOOKS_POLL_SECONDS = env_float("HOOKS_POLL_SECONDS", 1.0, minimum=0.05)
+HOOKS_SAFETY_POLL_SECONDS = env_float("HOOKS_SAFETY_POLL_SECONDS", 15.0, minimum=0.1)
+EVENTS_STREAM_MAX_SECONDS = env_int("EVENTS_STREAM_MAX_SECONDS", 300, minimum=1)
+EVENTS_STREAM_HEARTBEAT_SECONDS = env_float("EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
+EVENTS_HISTORY_MAX_ROWS = env_int("EVENTS_HISTORY_MAX_ROWS", 200000, minimum=1)
+EVENTS_HISTORY_MAX_AGE_HOURS = env_int("EVENTS_HISTORY_MAX_AGE_HOURS", 72, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0, minimum=0.01)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+CELERY_BEAT_SCHEDULE["stagehand.hooks.prune_events"] = {"task": "stagehand.hooks.prune_events", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["stagehand.hooks.requeue_deliveries"] = {
+    "task": "stagehand.hooks.requeue_deliveries",
+    "schedule": 60.0,
+}
+# --- end orchestration hooks

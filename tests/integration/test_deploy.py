@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.tls import make_ca
+from tests.support.pki import make_ca
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

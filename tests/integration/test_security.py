@@ -26,7 +26,7 @@ from config import security
 from config.hardening import RedactSecretsFilter, parse_certname_scopes, redact_secrets
 from config.observability import StructuredFormatter
 from tests.support.stack import BASE_DIR, free_port, running, service_env, start_service, wait_http
-from tests.support.tls import make_ca
+from tests.support.pki import make_ca
 
 PROCESSES = {"web": "config.urls.web", "ingest": "config.urls.ingest", "enc": "config.urls.enc"}
 SAMPLE = {

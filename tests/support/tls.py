@@ -1,110 +1,22 @@
-"""A throw-away certificate authority made with the openssl CLI, shaped like Puppet's: a CA, a
-CRL, a server certificate and client certificates whose CN is the certname."""
+"""A throwaway CA, server and client certificates (openssl) for tests that speak HTTPS with
+client certificates, as Puppet's ``puppetdb`` terminus does."""
 
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-CA_CONFIG = """
-[ ca ]
-default_ca = puppet_ca
-[ puppet_ca ]
-dir = {dir}
-database = {dir}/index.txt
-serial = {dir}/serial
-crlnumber = {dir}/crlnumber
-default_md = sha256
-default_crl_days = 30
-[ req ]
-distinguished_name = dn
-[ dn ]
-[ v3_ca ]
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[ v3_leaf ]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = DNS:{{cn}},DNS:localhost,IP:127.0.0.1
-"""
 
-
-def _openssl(*args: str, cwd: Path) -> None:
+def _run(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-@dataclass
-class TestCA:
-    dir: Path
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.dir / "ca.pem"
-
-    @property
-    def crl(self) -> Path:
-        return self.dir / "crl.pem"
-
-    def issue(self, cn: str) -> tuple[Path, Path, Path]:
-        """Certificate and key for ``cn``; returns (cert, key, combined cert+key PEM)."""
-        key, csr, cert, both = (self.dir / f"{cn}.{ext}" for ext in ("key", "csr", "crt", "pem"))
-        config = self.dir / f"{cn}.cnf"
-        config.write_text(CA_CONFIG.format(dir=self.dir).replace("{cn}", cn))
-        _openssl(
-            "req",
-            "-new",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(csr),
-            "-subj",
-            f"/CN={cn}",
-            "-config",
-            str(config),
-            cwd=self.dir,
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(csr),
-            "-CA",
-            str(self.ca_cert),
-            "-CAkey",
-            str(self.dir / "ca.key"),
-            "-CAcreateserial",
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-sha256",
-            "-extfile",
-            str(config),
-            "-extensions",
-            "v3_leaf",
-            cwd=self.dir,
-        )
-        both.write_text(cert.read_text() + key.read_text())
-        return cert, key, both
-
-
-def make_ca(directory: Path, name: str = "Puppet CA: test") -> TestCA:
+def make_pki(directory: Path, client_certname: str) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "index.txt").write_text("")
-    (directory / "serial").write_text("01\n")
-    (directory / "crlnumber").write_text("01\n")
-    config = directory / "ca.cnf"
-    config.write_text(CA_CONFIG.format(dir=directory).replace("{cn}", "ca"))
-    _openssl(
+    d = directory
+    _run(
         "req",
         "-x509",
-        "-new",
         "-newkey",
         "rsa:2048",
         "-nodes",
@@ -115,24 +27,48 @@ def make_ca(directory: Path, name: str = "Puppet CA: test") -> TestCA:
         "-days",
         "2",
         "-subj",
-        f"/CN={name}",
-        "-config",
-        str(config),
-        "-extensions",
-        "v3_ca",
-        cwd=directory,
+        "/CN=Stagehand test CA",
+        cwd=d,
     )
-    _openssl(
-        "ca",
-        "-gencrl",
-        "-config",
-        str(config),
-        "-keyfile",
-        "ca.key",
-        "-cert",
-        "ca.pem",
-        "-out",
-        "crl.pem",
-        cwd=directory,
-    )
-    return TestCA(directory)
+    ext = d / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for name, extfile in (("server", ext), ("client", None)):
+        cn = "localhost" if name == "server" else client_certname
+        _run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={cn}",
+            cwd=d,
+        )
+        args = [
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+        ]
+        if extfile is not None:
+            args += ["-extfile", str(extfile)]
+        _run(*args, cwd=d)
+    return {
+        "ca": d / "ca.pem",
+        "server_cert": d / "server.pem",
+        "server_key": d / "server.key",
+        "client_cert": d / "client.pem",
+        "client_key": d / "client.key",
+    }

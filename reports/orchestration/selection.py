@@ -1,0 +1,124 @@
+"""Selecting nodes: certname lists, environments, node queries (PQL or AST, through
+``inventory.query.node_queryset`` when the query engine is installed) and ENC groups (when the
+ENC app provides them)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from inventory.models import Node
+
+
+class SelectionError(ValueError):
+    def __init__(self, field_name: str, message: str):
+        self.field = field_name
+        self.message = message
+        super().__init__(f"{field_name}: {message}")
+
+
+def parse_query(value):
+    """A node query as given: a PQL string, or an AST (a JSON list, possibly as a string)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise SelectionError("query", f"not valid JSON: {exc}") from None
+        return text
+    if isinstance(value, list):
+        return value
+    raise SelectionError("query", "must be a PQL string or an AST list")
+
+
+def query_queryset(query):
+    """Nodes matching a PQL/AST query (raises SelectionError naming the problem)."""
+    try:
+        from inventory.query import QueryError, node_queryset
+    except ImportError:
+        raise SelectionError("query", "node queries are not available in this installation") from None
+    try:
+        return node_queryset(query)
+    except QueryError as exc:
+        raise SelectionError("query", str(exc)) from None
+
+
+def environment_q(name: str) -> Q:
+    """A node is in the environment of its latest run (report), else of its catalog, else facts."""
+    return (
+        Q(report_environment__name=name)
+        | Q(report_environment__isnull=True, catalog_environment__name=name)
+        | Q(report_environment__isnull=True, catalog_environment__isnull=True, facts_environment__name=name)
+    )
+
+
+def group_queryset(group: str):
+    try:
+        from enc import selection as enc_selection  # provided by the ENC app, when present
+    except ImportError:
+        raise SelectionError("group", "classification groups are not available in this installation") from None
+    try:
+        return enc_selection.group_nodes(group)
+    except LookupError as exc:
+        raise SelectionError("group", str(exc)) from None
+
+
+@dataclass
+class Selection:
+    certnames: list[str] = field(default_factory=list)
+    query: object = None
+    environment: str | None = None
+    group: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.certnames or self.query is not None or self.environment or self.group)
+
+    def describe(self) -> dict:
+        out: dict = {}
+        if self.certnames:
+            out["certnames"] = self.certnames
+        if self.query is not None:
+            out["query"] = self.query
+        if self.environment:
+            out["environment"] = self.environment
+        if self.group:
+            out["group"] = self.group
+        return out
+
+    def queryset(self):
+        """Active nodes matching every given criterion except the certname list."""
+        qs = Node.objects.active()
+        if self.environment:
+            qs = qs.filter(environment_q(self.environment))
+        if self.query is not None:
+            qs = qs.filter(pk__in=query_queryset(self.query).values("pk"))
+        if self.group:
+            qs = qs.filter(pk__in=group_queryset(self.group).values("pk"))
+        return qs
+
+    def resolve(self, limit: int) -> tuple[dict[str, int], list[str]]:
+        """Returns ({certname: node id} of known selected nodes, [certnames not known yet]).
+
+        A certname list selects those nodes (active or not: a new run reactivates a node) and
+        lists the unknown ones, which a first report may still satisfy; other criteria narrow it.
+        """
+        if self.certnames:
+            qs = Node.objects.filter(certname__in=self.certnames)
+            if self.environment or self.query is not None or self.group:
+                narrowed = self.queryset().filter(certname__in=self.certnames)
+                qs = narrowed
+            known = dict(qs.values_list("certname", "id")[: limit + 1])
+            unknown = []
+            if not (self.environment or self.query is not None or self.group):
+                unknown = sorted(set(self.certnames) - set(known))
+        else:
+            known = dict(self.queryset().values_list("certname", "id")[: limit + 1])
+            unknown = []
+        if len(known) + len(unknown) > limit:
+            raise SelectionError("nodes", f"the selection has more than {limit} nodes (RUNS_WAIT_MAX_NODES)")
+        return known, unknown
