@@ -23,10 +23,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from api.models import ApiToken
 from config import security
-from config.hardening import RedactSecretsFilter, parse_certname_scopes, redact_secrets
+from config.hardening import ALL_SCOPES, RedactSecretsFilter, parse_certname_scopes, redact_secrets
 from config.observability import StructuredFormatter
-from tests.support.stack import BASE_DIR, free_port, running, service_env, start_service, wait_http
 from tests.support.pki import make_ca
+from tests.support.stack import BASE_DIR, free_port, running, service_env, start_service, wait_http
 
 PROCESSES = {"web": "config.urls.web", "ingest": "config.urls.ingest", "enc": "config.urls.enc"}
 SAMPLE = {
@@ -124,11 +124,7 @@ def test_every_route_refuses_unauthenticated_and_wrong_scope(client, production_
             if need != security.DELEGATED:
                 assert response.status_code == 401
                 assert "error" in response.json()
-        if (
-            need in security.ALL_SCOPES
-            if hasattr(security, "ALL_SCOPES")
-            else need in ("read", "write", "classify", "admin")
-        ):
+        if need in ALL_SCOPES:
             wrong = token_with(
                 {"read", "write", "classify"} - {need} if need != "admin" else {"read", "write", "classify"}
             )
