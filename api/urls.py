@@ -5,5 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("v1/inbox/", include("ingest.api_urls")),  # ingest (issue 3)
+    path("v1/groups/", include("enc.api_urls")),  # enc (issue 5): node groups management
     path("v1/", include("reports.orchestration.urls")),  # hooks: runs/wait, events, webhooks, rollout
 ]

@@ -6,7 +6,9 @@ Every reader names the variable in its error, and a bad value stops the process
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -129,3 +131,31 @@ def env_broker(name: str) -> str | None:
     if scheme not in {"redis", "rediss", "redis+socket"}:
         raise ConfigError(name, f"must be a redis://, rediss:// or redis+socket:// URL, got scheme {scheme!r}")
     return value
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_UNITS = {
+    "ms": dt.timedelta(milliseconds=1),
+    "s": dt.timedelta(seconds=1),
+    "m": dt.timedelta(minutes=1),
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"90s"``, ``"2w"``, ``"500ms"``; a bare number is days
+    (PuppetDB's unit for its TTLs). ``"0"`` is a zero duration (callers read it as "disabled")."""
+    match = _DURATION_RE.match(text or "")
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (expected e.g. 7d, 12h, 30m, 90s, 2w)")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2) or "d"]
+
+
+def env_duration(name: str, default: str) -> dt.timedelta:
+    value = _raw(name) or default
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(name, str(exc)) from None

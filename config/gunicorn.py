@@ -16,3 +16,14 @@ keepalive = 5
 preload_app = False
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10 if max_requests else 0
+
+# --- ops: Prometheus multiprocess mode (config/metrics_bootstrap.py) ---------------------------
+from config import metrics_bootstrap  # noqa: E402
+
+metrics_bootstrap.prepare("gunicorn")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -284,3 +284,18 @@ class Catalog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id}@{self.valid_from:%Y-%m-%dT%H:%M:%S}"
+
+
+# --- web UI aggregates (issue 6) -------------------------------------------------------------
+class FactDistribution(models.Model):
+    """The distribution of one fact's values over the active fleet (a precomputed aggregate for the
+    facts page: counting values reads every factset, which no page view may do). Computed by the
+    task ``stagehand.ui.fact_distribution`` when the page finds it missing or stale."""
+
+    path_key = models.TextField(unique=True, help_text="JSON array of the path segments, as FactPath.path_key.")
+    requested = models.DateTimeField(help_text="When a page last asked for a fresh computation.")
+    computed = models.DateTimeField(null=True, blank=True)
+    nodes = models.IntegerField(default=0, help_text="Active nodes that have the fact.")
+    distinct = models.IntegerField(default=0, help_text="Distinct values.")
+    values = models.JSONField(default=list, help_text="[[value, count], …] most frequent first (capped).")
+    seconds = models.FloatField(null=True, blank=True, help_text="How long the computation took.")

@@ -123,4 +123,27 @@ class ResourceEvent(models.Model):
         ]
 
 
+# --- web UI rollups (issue 6) ----------------------------------------------------------------
+class RunHour(models.Model):
+    """Runs per hour, environment and status, for the dashboard charts (a precomputed aggregate,
+    so no page view scans reports). Rebuilt from ``Report`` rows by ``reports.rollups``; the beat
+    task ``stagehand.housekeeping.ui_rollup_runs`` refreshes the recent hours every minute."""
+
+    hour = models.DateTimeField()
+    environment = models.ForeignKey(Environment, models.DO_NOTHING, related_name="+", db_constraint=False)
+    status = models.TextField(choices=ReportStatus.choices)
+    runs = models.IntegerField()
+    noop_runs = models.IntegerField()
+    duration_sum = models.FloatField()
+    duration_count = models.IntegerField()
+    duration_max = models.FloatField(null=True, blank=True)
+    refreshed = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "environment", "status"], name="runhour_unique"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="runhour_hour_idx")]
+
+
 from reports.orchestration.models import Event, Webhook, WebhookAttempt, WebhookDelivery  # noqa: E402,F401  (hooks)

@@ -13,6 +13,7 @@ from config.env import (
     env_broker,
     env_choice,
     env_database,
+    env_duration,
     env_int,
     env_list,
     env_str,
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "config.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.metrics.MetricsMiddleware",  # ops: requests by route/status, latency
 ]
 
 ROOT_URLCONF = "config.urls.empty"
@@ -98,6 +100,17 @@ _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIM
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
+# ops: read replica (config/db_router.py). Reads of the web and enc processes go to it.
+_replica = env_database("DATABASE_REPLICA_URL")
+if _replica is not None:
+    _replica.setdefault("OPTIONS", {})
+    _replica["OPTIONS"].setdefault("connect_timeout", _database["OPTIONS"]["connect_timeout"])
+    _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+REPLICA_READ_SERVICES = env_list("REPLICA_READ_SERVICES", ["web", "enc"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- broker / Celery ------------------------------------------------------------------------
@@ -122,6 +135,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- ingest pipeline (issue 3) --------------------------------------------------------------
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 50, minimum=1, maximum=10_000)
+INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 8, minimum=1)
+INGEST_RETRY_BASE_SECONDS = env_int("INGEST_RETRY_BASE_SECONDS", 10, minimum=0)
+INGEST_DRAIN_SECONDS = env_int("INGEST_DRAIN_SECONDS", 20, minimum=0)
+INGEST_REQUEUE_AFTER = env_int("INGEST_REQUEUE_AFTER", 60, minimum=0)
+INGEST_REQUEUE_INTERVAL = env_int("INGEST_REQUEUE_INTERVAL", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["ingest-requeue-stuck"] = {
+    "task": "stagehand.ingest.requeue_stuck",
+    "schedule": float(INGEST_REQUEUE_INTERVAL),
+}
+INGEST_KEEP_PROCESSED_SECONDS = env_int("INGEST_KEEP_PROCESSED_SECONDS", 3600, minimum=0)
+CELERY_BEAT_SCHEDULE["ingest-purge-processed"] = {"task": "stagehand.ingest.purge_processed", "schedule": 600.0}
+# --- end ingest pipeline --------------------------------------------------------------------
 
 # --- auth / i18n / static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,6 +214,45 @@ ENC_PORT = env_int("ENC_PORT", 8082, minimum=1, maximum=65535)
 # Readiness: which checks make /readyz answer 503. The ENC and ingest processes must keep
 # serving while the broker is down (DESIGN §1), so for them the broker is reported only.
 READY_REQUIRED_CHECKS = ["database", "broker"]
+
+# --- PuppetDB-compatible API (query issue) ----------------------------------------------------
+# Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
+# pypuppetdb on a trusted network). Default off: a token or a session is required.
+PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)
+
+# --- web UI (issue 6) -----------------------------------------------------------------------
+# The agents' run interval (check-in histogram) and after how long without a report an active node
+# counts as unreported (dashboard, node list). The beat job keeps the dashboard's run rollup fresh.
+UI_RUN_INTERVAL = env_int("RUN_INTERVAL", 1800, minimum=60)
+UI_UNREPORTED_AFTER = env_int("UNREPORTED_AFTER", 7200, minimum=60)
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
+    "task": "stagehand.housekeeping.ui_rollup_runs",
+    "schedule": 60.0,
+}
+
+# --- ops: lifecycle and retention (inventory/retention.py; docs/operations.md) ----------------
+# Durations like 7d, 12h, 30m; 0 disables. PuppetDB's defaults for the first three.
+NODE_TTL = env_duration("NODE_TTL", "7d")
+NODE_PURGE_TTL = env_duration("NODE_PURGE_TTL", "14d")
+REPORT_TTL = env_duration("REPORT_TTL", "14d")
+CATALOG_HISTORY_TTL = env_duration("CATALOG_HISTORY_TTL", "30d")
+GC_INTERVAL = env_duration("GC_INTERVAL", "60m")
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500, minimum=1)
+RETENTION_LOCK_TIMEOUT_MS = env_int("RETENTION_LOCK_TIMEOUT_MS", 2000, minimum=1)
+if GC_INTERVAL:
+    CELERY_BEAT_SCHEDULE.update(
+        {
+            f"housekeeping-{_task}": {
+                "task": f"stagehand.housekeeping.{_task}",
+                "schedule": GC_INTERVAL.total_seconds(),
+                "options": {"expires": GC_INTERVAL.total_seconds()},
+            }
+            for _task in ("expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history")
+        }
+    )
+# --- end ops: retention ---------------------------------------------------------------------
 
 # --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
 from config.env import env_float  # noqa: E402

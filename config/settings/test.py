@@ -10,3 +10,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Query issue: puppetboard/pypuppetdb tests read the PuppetDB API without a token.
+PUPPETDB_API_ALLOW_ANONYMOUS = True

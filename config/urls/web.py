@@ -10,5 +10,9 @@ urlpatterns = [
     *common.urlpatterns,
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("", include("api.puppetdb.urls")),  # query issue: /pdb/query/v4, /pdb/meta/v1, /status/v1, /metrics/v2
     *ingest.write_routes,
+    path("pdb/admin/", include("api.pdb_admin_urls")),  # ops: PuppetDB admin API
+    path("accounts/", include("inventory.ui.auth_urls")),  # web UI sign-in (issue 6)
+    path("", include("inventory.ui.urls")),  # web UI (issue 6)
 ]

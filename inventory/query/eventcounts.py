@@ -1,0 +1,105 @@
+"""PuppetDB's ``event-counts`` and ``aggregate-event-counts`` over the events entity."""
+
+# SQL text here is assembled only from static snippets; every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from inventory.query import entities as E
+from inventory.query.compiler import Compiled, Compiler, Paging, _show
+from inventory.query.errors import QueryError
+
+SUMMARIZE = {
+    "certname": (["certname"], "json_build_object('title', s0)"),
+    "resource": (["resource_type", "resource_title"], "json_build_object('type', s0, 'title', s1)"),
+    "containing_class": (["containing_class"], "json_build_object('title', s0)"),
+}
+COUNT_BY = {"resource": "(ev_resource_type, ev_resource_title)", "certname": "ev_certname"}
+COUNT_COLUMNS = ("successes", "failures", "noops", "skips")
+STATUS_OF = {"successes": "success", "failures": "failure", "noops": "noop", "skips": "skipped"}
+
+
+def _counts_filter(compiler: Compiler, node) -> str:
+    if not isinstance(node, list) or not node:
+        raise QueryError(f"{_show(node)} is not a valid counts_filter")
+    op = node[0]
+    if op in ("and", "or"):
+        if len(node) < 2:
+            raise QueryError(f"'{op}' takes at least one argument")
+        return "(" + f" {op.upper()} ".join(_counts_filter(compiler, x) for x in node[1:]) + ")"
+    if op == "not":
+        if len(node) != 2:
+            raise QueryError("'not' takes exactly one argument")
+        return f"(NOT {_counts_filter(compiler, node[1])})"
+    if op in ("=", "<", ">", "<=", ">="):
+        if len(node) != 3:
+            raise QueryError(f"'{op}' takes exactly two arguments")
+        if node[1] not in COUNT_COLUMNS:
+            raise QueryError(f"'{node[1]}' is not a valid counts_filter field; use one of {', '.join(COUNT_COLUMNS)}")
+        value = node[2]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise QueryError(f"counts_filter values must be numbers, got {_show(value)}")
+        return f"({node[1]} {op} {compiler.params.add(value, '::numeric')})"
+    raise QueryError(f"{_show(op)} is not a valid counts_filter operator")
+
+
+def _counts_sql(compiler: Compiler, query, summarize_by: str, count_by: str, counts_filter) -> tuple[str, str, str]:
+    if summarize_by not in SUMMARIZE:
+        raise QueryError(f"Unsupported value for 'summarize_by': '{summarize_by}'")
+    if count_by not in COUNT_BY:
+        raise QueryError(f"Unsupported value for 'count_by': '{count_by}'")
+    keys, subject = SUMMARIZE[summarize_by]
+    fields = ["certname", "resource_type", "resource_title", "status", *keys]
+    events_sql = compiler.select(E.EVENTS, fields, query, mode="columns")
+    cols = ["ev_certname", "ev_resource_type", "ev_resource_title", "ev_status"] + [f"s{i}" for i in range(len(keys))]
+    group = ", ".join(f"s{i}" for i in range(len(keys)))
+    counted = COUNT_BY[count_by]
+    counts = ", ".join(
+        f"count(DISTINCT {counted}) FILTER (WHERE ev_status = '{STATUS_OF[c]}') AS {c}" for c in COUNT_COLUMNS
+    )
+    inner = f"SELECT {group}, {counts} FROM ({events_sql}) AS evs({', '.join(cols)}) GROUP BY {group}"
+    if summarize_by == "containing_class":
+        inner += " HAVING s0 IS NOT NULL"
+    where = f" WHERE {_counts_filter(compiler, counts_filter)}" if counts_filter is not None else ""
+    return inner, where, subject
+
+
+def event_counts(query, *, summarize_by: str, count_by: str | None = None, counts_filter=None, paging=None) -> Compiled:
+    compiler = Compiler()
+    inner, where, subject = _counts_sql(compiler, query, summarize_by, count_by or "resource", counts_filter)
+    paging = paging or Paging()
+    row = (
+        f"json_build_object('subject_type', {compiler.params.add(summarize_by)}::text, 'subject', {subject}, "
+        "'successes', successes, 'failures', failures, 'noops', noops, 'skips', skips)::text"
+    )
+    sql = f"SELECT {row} FROM ({inner}) AS c{where}"
+    count_sql = f"SELECT count(*) FROM ({inner}) AS c{where}"
+    if paging.order_by:
+        order = []
+        for name, desc in paging.order_by:
+            if name not in COUNT_COLUMNS:
+                raise QueryError(f"Unrecognized column '{name}' specified in :order_by")
+            order.append(f"{name} {'DESC' if desc else 'ASC'}")
+        sql += " ORDER BY " + ", ".join(order)
+    if paging.limit is not None:
+        sql += f" LIMIT {compiler.params.add(paging.limit)}"
+    if paging.offset is not None:
+        sql += f" OFFSET {compiler.params.add(paging.offset)}"
+    return Compiled(entity="event_counts", sql=sql, params=compiler.params.values, count_sql=count_sql)
+
+
+def aggregate_event_counts(query, *, summarize_by: str, count_by: str | None = None, counts_filter=None) -> Compiled:
+    compiler = Compiler()
+    parts = []
+    for item in [s.strip() for s in summarize_by.split(",") if s.strip()]:
+        inner, where, _subject = _counts_sql(compiler, query, item, count_by or "resource", counts_filter)
+        parts.append(
+            f"SELECT json_build_object('summarize_by', {compiler.params.add(item)}::text, "
+            "'successes', count(*) FILTER (WHERE successes > 0), 'failures', count(*) FILTER (WHERE failures > 0), "
+            "'noops', count(*) FILTER (WHERE noops > 0), 'skips', count(*) FILTER (WHERE skips > 0), "
+            f"'total', count(*))::text FROM ({inner}) AS c{where}"
+        )
+    if not parts:
+        raise QueryError("'summarize_by' is required")
+    sql = " UNION ALL ".join(f"({p})" for p in parts)
+    return Compiled(entity="aggregate_event_counts", sql=sql, params=compiler.params.values, count_sql=sql)

@@ -1,0 +1,462 @@
+"""Lifecycle and retention (PuppetDB's ``node-ttl``, ``node-purge-ttl``, ``report-ttl``, plus the
+catalog history Stagehand keeps and PuppetDB does not).
+
+Every operation is set-based SQL in bounded batches, each batch its own short transaction, so it
+can run under load: rows another transaction holds are skipped (``SKIP LOCKED``) and picked up by
+the next run, and report retention drops whole day partitions with a short ``lock_timeout`` —
+when a lock cannot be had at once the day is left for the next run instead of queueing behind
+(and in front of) ingest and queries.
+
+* :func:`expire_nodes` — active nodes with no write for ``node_ttl`` get ``expired`` set.
+* :func:`purge_nodes` — nodes deactivated or expired for longer than ``node_purge_ttl`` are deleted
+  with their factset, catalogs, reports and events.
+* :func:`gc_catalog_history` — catalog versions that stopped being current more than
+  ``catalog_history_ttl`` ago are deleted; resource sets, edge sets and resources no catalog
+  refers to any more are collected.
+* :func:`purge_reports` — day partitions of reports and events older than ``report_ttl``.
+* :func:`delete_node` — PuppetDB's admin ``delete`` command: one node and all its data, now.
+
+Domain code: no request or view imports; the Celery tasks, the management command and the admin
+API only call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from config import metrics
+from config.env import parse_duration  # noqa: F401 - re-exported for callers
+from inventory.models import Node
+from inventory.signals import node_deactivated
+from reports import partitions
+
+log = logging.getLogger("stagehand.retention")
+
+# Advisory lock keys (pg_advisory_*): one clean at a time across all processes (PuppetDB answers
+# 409 to a second one), and the resource GC guard (see ``resource_gc_guard_shared``).
+CLEAN_LOCK_KEY = 0x5354_4801
+RESOURCE_GC_LOCK_KEY = 0x5354_4802
+
+
+@dataclass
+class RetentionPolicy:
+    node_ttl: dt.timedelta
+    node_purge_ttl: dt.timedelta
+    report_ttl: dt.timedelta
+    catalog_history_ttl: dt.timedelta
+    batch_size: int = 500
+    lock_timeout_ms: int = 2000
+
+    @classmethod
+    def from_settings(cls) -> RetentionPolicy:
+        return cls(
+            node_ttl=settings.NODE_TTL,
+            node_purge_ttl=settings.NODE_PURGE_TTL,
+            report_ttl=settings.REPORT_TTL,
+            catalog_history_ttl=settings.CATALOG_HISTORY_TTL,
+            batch_size=settings.RETENTION_BATCH_SIZE,
+            lock_timeout_ms=settings.RETENTION_LOCK_TIMEOUT_MS,
+        )
+
+
+@dataclass
+class RunResult:
+    """What one retention operation did (returned to callers, logged, counted in metrics)."""
+
+    operation: str
+    count: int = 0
+    details: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)  # e.g. days whose partition lock was busy
+
+    def as_dict(self) -> dict:
+        return {"operation": self.operation, "count": self.count, **self.details, "skipped": self.skipped}
+
+
+def _observe(result: RunResult, started: float) -> RunResult:
+    duration = time.perf_counter() - started
+    log.info(
+        "retention",
+        extra={
+            "operation": result.operation,
+            "count": result.count,
+            "skipped": len(result.skipped),
+            "duration_ms": round(duration * 1000, 2),
+        },
+    )
+    metrics.RETENTION_RUNS.labels(operation=result.operation).inc()
+    metrics.RETENTION_ROWS.labels(operation=result.operation).inc(result.count)
+    metrics.RETENTION_SKIPPED.labels(operation=result.operation).inc(len(result.skipped))
+    metrics.RETENTION_DURATION.labels(operation=result.operation).observe(duration)
+    return result
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+def expire_nodes(ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_size: int = 500) -> RunResult:
+    """Mark active nodes expired when their newest write (facts, catalog or report; the node's
+    creation if it has none) is older than ``ttl``. Nodes whose ``configure expiration`` says
+    facts do not expire are left alone. A zero ``ttl`` disables it."""
+    started = time.perf_counter()
+    result = RunResult("expire_nodes")
+    if not ttl:
+        return result
+    now = now or timezone.now()
+    cutoff = now - ttl
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    UPDATE inventory_node n SET expired = %s
+                    WHERE n.id IN (
+                        SELECT id FROM inventory_node
+                        WHERE deactivated IS NULL AND expired IS NULL AND expires_facts
+                          AND GREATEST(facts_timestamp, catalog_timestamp, report_timestamp, created) < %s
+                        ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+                    RETURNING n.id
+                    """,
+                    [now, cutoff, batch_size],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            if ids and node_deactivated.receivers:
+                for node in Node.objects.filter(id__in=ids):
+                    node_deactivated.send(sender=Node, node=node, reason="expired")
+        result.count += len(ids)
+        if len(ids) < batch_size:
+            break
+    return _observe(result, started)
+
+
+# Tables holding a node's data, deleted before the node row itself. Reports and events are
+# partitioned and reference the node without a foreign key; the rest cascade in the ORM only.
+_NODE_DATA_SQL = [
+    "DELETE FROM reports_resourceevent WHERE node_id = ANY(%s)",
+    "DELETE FROM reports_report WHERE node_id = ANY(%s)",
+    "DELETE FROM inventory_catalog WHERE node_id = ANY(%s)",
+    "DELETE FROM inventory_factset WHERE node_id = ANY(%s)",
+]
+
+
+def _delete_nodes(cursor, ids: list[int]) -> None:
+    for sql in _NODE_DATA_SQL:
+        cursor.execute(sql, [ids])
+    cursor.execute("DELETE FROM inventory_node WHERE id = ANY(%s)", [ids])
+
+
+def purge_nodes(
+    ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_size: int = 500, limit: int | None = None
+) -> RunResult:
+    """Delete nodes deactivated or expired more than ``ttl`` ago, with all their data, in batches
+    of ``batch_size`` (at most ``limit`` nodes in this run, PuppetDB's ``batch_limit``). A node
+    whose row another transaction holds (ingest reactivating it) is skipped."""
+    started = time.perf_counter()
+    result = RunResult("purge_nodes")
+    if not ttl:
+        return result
+    now = now or timezone.now()
+    cutoff = now - ttl
+    while limit is None or result.count < limit:
+        size = batch_size if limit is None else min(batch_size, limit - result.count)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    SELECT id FROM inventory_node
+                    WHERE LEAST(deactivated, expired) < %s
+                    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+                    """,
+                    [cutoff, size],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                if ids:
+                    _delete_nodes(cursor, ids)
+        result.count += len(ids)
+        if len(ids) < size:
+            break
+    return _observe(result, started)
+
+
+def delete_node(certname: str) -> bool:
+    """Delete one node and all its data at once (admin ``delete``). True if it existed."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM inventory_node WHERE certname = %s FOR UPDATE", [certname])
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            _delete_nodes(cursor, [row[0]])
+    log.info("node deleted", extra={"certname": certname})
+    return True
+
+
+# --- catalogs --------------------------------------------------------------------------------
+
+
+def resource_gc_guard_shared(cursor) -> None:
+    """For the ingest transaction that stores a catalog: hold the resource GC guard in shared
+    mode until commit, so the collector never deletes a resource or set between ingest finding
+    it (``ON CONFLICT DO NOTHING``) and the new catalog referring to it. Cheap: many ingest
+    transactions hold it at once; only a GC batch (short) waits for them and they for it."""
+    cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [RESOURCE_GC_LOCK_KEY])
+
+
+def gc_catalog_history(ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_size: int = 500) -> RunResult:
+    """Delete catalog versions no longer current whose ``valid_to`` is older than ``ttl``, then
+    collect edge sets, resource sets and resources no remaining catalog refers to."""
+    started = time.perf_counter()
+    result = RunResult("gc_catalog_history")
+    now = now or timezone.now()
+    catalogs = 0
+    if ttl:
+        cutoff = now - ttl
+        while True:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        """
+                        DELETE FROM inventory_catalog WHERE id IN (
+                            SELECT id FROM inventory_catalog
+                            WHERE valid_to IS NOT NULL AND valid_to < %s
+                            ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+                        """,
+                        [cutoff, batch_size],
+                    )
+                    deleted = cursor.rowcount
+            catalogs += deleted
+            if deleted < batch_size:
+                break
+    collected = collect_unreferenced(batch_size=batch_size)
+    result.count = catalogs
+    result.details = {"catalogs": catalogs, **collected}
+    return _observe(result, started)
+
+
+def collect_unreferenced(*, batch_size: int = 500) -> dict:
+    """Delete edge sets, resource sets and then resources that nothing refers to any more.
+
+    Sets have real foreign keys from catalogs: ``FOR UPDATE SKIP LOCKED`` skips a set an
+    uncommitted catalog insert is referring to (it holds a key-share lock). Resources are only
+    referred to from ``ResourceSet.resource_ids`` (an array), so each batch holds the resource
+    GC guard exclusively (see :func:`resource_gc_guard_shared`).
+    """
+    counts = {"edge_sets": 0, "resource_sets": 0, "resources": 0}
+    for key, sql in (
+        (
+            "edge_sets",
+            """
+            DELETE FROM inventory_edgeset WHERE id IN (
+                SELECT es.id FROM inventory_edgeset es
+                WHERE NOT EXISTS (SELECT 1 FROM inventory_catalog c WHERE c.edge_set_id = es.id)
+                LIMIT %s FOR UPDATE SKIP LOCKED)
+            """,
+        ),
+        (
+            "resource_sets",
+            """
+            DELETE FROM inventory_resourceset WHERE id IN (
+                SELECT rs.id FROM inventory_resourceset rs
+                WHERE NOT EXISTS (SELECT 1 FROM inventory_catalog c WHERE c.resource_set_id = rs.id)
+                LIMIT %s FOR UPDATE SKIP LOCKED)
+            """,
+        ),
+        (
+            "resources",
+            """
+            DELETE FROM inventory_resource WHERE id IN (
+                SELECT r.id FROM inventory_resource r
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM inventory_resourceset rs WHERE rs.resource_ids @> ARRAY[r.id])
+                LIMIT %s FOR UPDATE SKIP LOCKED)
+            """,
+        ),
+    ):
+        while True:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    if key == "resources":
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESOURCE_GC_LOCK_KEY])
+                    cursor.execute(sql, [batch_size])
+                    deleted = cursor.rowcount
+            counts[key] += deleted
+            if deleted < batch_size:
+                break
+    return counts
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def purge_reports(
+    ttl: dt.timedelta, *, now: dt.datetime | None = None, lock_timeout_ms: int = 2000, max_days: int | None = None
+) -> RunResult:
+    """Drop the day partitions of reports and events wholly older than ``ttl`` (a day is dropped
+    when all of it is older than ``now - ttl``). Never a mass ``DELETE``.
+
+    Each partition is first detached with ``DETACH PARTITION … CONCURRENTLY`` (which only takes a
+    lock that does not conflict with inserts and queries on the parent) and then dropped, each
+    statement under ``lock_timeout``: a day whose lock cannot be had in time is reported in
+    ``skipped`` and left for the next run. Inside an enclosing transaction (where ``CONCURRENTLY``
+    is not allowed) the partition is dropped directly, still under ``lock_timeout``.
+    """
+    started = time.perf_counter()
+    result = RunResult("purge_reports")
+    if not ttl:
+        return result
+    now = now or timezone.now()
+    cutoff = (now - ttl).astimezone(dt.UTC).date()
+    days = [day for day in partitions.existing_days() if day < cutoff]
+    if max_days is not None:
+        days = days[:max_days]
+    dropped = []
+    for day in days:
+        try:
+            _drop_day(day, lock_timeout_ms)
+        except OperationalError as exc:
+            log.warning("report partition busy, left for the next run", extra={"day": str(day), "error": str(exc)})
+            result.skipped.append(str(day))
+            continue
+        dropped.append(str(day))
+    partitions.forget_cache()
+    result.count = len(dropped)
+    result.details = {"days": dropped}
+    return _observe(result, started)
+
+
+def _pending_detach(cursor, child: str) -> bool:
+    cursor.execute(
+        "SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = %s",
+        [child],
+    )
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _drop_day(day: dt.date, lock_timeout_ms: int) -> None:
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+            for table in partitions.PARTITIONED_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(table, day)}")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        try:
+            for table in partitions.PARTITIONED_TABLES:
+                child = partitions.partition_name(table, day)
+                cursor.execute("SELECT to_regclass(%s)", [child])
+                if cursor.fetchone()[0] is None:
+                    continue
+                cursor.execute(
+                    "SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = %s", [child]
+                )
+                if cursor.fetchone() is not None:
+                    if _pending_detach(cursor, child):
+                        cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {child} FINALIZE")
+                    else:
+                        cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {child} CONCURRENTLY")
+                cursor.execute(f"DROP TABLE IF EXISTS {child}")
+        finally:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
+
+
+# --- everything ------------------------------------------------------------------------------
+
+
+def run_all(policy: RetentionPolicy | None = None, *, now: dt.datetime | None = None) -> list[RunResult]:
+    """One full housekeeping pass (what the scheduler runs every ``GC_INTERVAL``)."""
+    policy = policy or RetentionPolicy.from_settings()
+    return [
+        expire_nodes(policy.node_ttl, now=now, batch_size=policy.batch_size),
+        purge_nodes(policy.node_purge_ttl, now=now, batch_size=policy.batch_size),
+        gc_catalog_history(policy.catalog_history_ttl, now=now, batch_size=policy.batch_size),
+        purge_reports(policy.report_ttl, now=now, lock_timeout_ms=policy.lock_timeout_ms),
+    ]
+
+
+class CleanAlreadyRunning(Exception):
+    pass
+
+
+class clean_lock:  # noqa: N801 - used as a context manager
+    """Session-level advisory lock: one clean at a time across every process."""
+
+    def __enter__(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [CLEAN_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                raise CleanAlreadyRunning("a clean is already running")
+        return self
+
+    def __exit__(self, *exc):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [CLEAN_LOCK_KEY])
+        return False
+
+
+CLEAN_OPERATIONS = ("expire_nodes", "purge_nodes", "purge_reports", "gc_packages", "other")
+
+
+def clean(operations: list, policy: RetentionPolicy | None = None) -> list[RunResult]:
+    """PuppetDB's admin ``clean`` command: ``operations`` from :data:`CLEAN_OPERATIONS`, or
+    ``["purge_nodes", {"batch_limit": n}]``; an empty list means all. Raises ``ValueError`` for
+    an unknown operation and :class:`CleanAlreadyRunning` when another clean holds the lock."""
+    policy = policy or RetentionPolicy.from_settings()
+    plan: list[tuple[str, dict]] = []
+    for op in operations or list(CLEAN_OPERATIONS):
+        if isinstance(op, list) and len(op) == 2 and op[0] == "purge_nodes" and isinstance(op[1], dict):
+            options = op[1]
+            unknown = set(options) - {"batch_limit"}
+            limit = options.get("batch_limit")
+            if unknown or not (isinstance(limit, int) and not isinstance(limit, bool) and limit > 0):
+                raise ValueError('purge_nodes options must be {"batch_limit": <positive integer>}')
+            plan.append(("purge_nodes", {"limit": limit}))
+        elif isinstance(op, str) and op in CLEAN_OPERATIONS:
+            plan.append((op, {}))
+        else:
+            raise ValueError(f"unknown clean operation {op!r}; known: {list(CLEAN_OPERATIONS)}")
+    results = []
+    with clean_lock():
+        for op, options in plan:
+            if op == "expire_nodes":
+                results.append(expire_nodes(policy.node_ttl, batch_size=policy.batch_size))
+            elif op == "purge_nodes":
+                results.append(purge_nodes(policy.node_purge_ttl, batch_size=policy.batch_size, **options))
+            elif op == "purge_reports":
+                results.append(purge_reports(policy.report_ttl, lock_timeout_ms=policy.lock_timeout_ms))
+            elif op == "gc_packages":
+                results.append(gc_packages(batch_size=policy.batch_size))
+            else:  # "other": catalog history and unreferenced resources, fact paths
+                results.append(gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size))
+    return results
+
+
+def gc_packages(*, batch_size: int = 500) -> RunResult:
+    """Delete packages no factset refers to any more."""
+    started = time.perf_counter()
+    result = RunResult("gc_packages")
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                DELETE FROM inventory_package WHERE id IN (
+                    SELECT p.id FROM inventory_package p
+                    WHERE NOT EXISTS (SELECT 1 FROM inventory_factset f WHERE f.package_ids @> ARRAY[p.id])
+                    LIMIT %s FOR UPDATE SKIP LOCKED)
+                """,
+                [batch_size],
+            )
+            deleted = cursor.rowcount
+        result.count += deleted
+        if deleted < batch_size:
+            break
+    return _observe(result, started)

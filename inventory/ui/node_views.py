@@ -1,0 +1,235 @@
+"""The node pages: overview (status, timestamps, report strip), facts, current catalog resources,
+catalog history with diff, and events. All reads are by node id on indexed columns; report and
+event reads are bounded in time so only recent partitions are touched."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count
+from django.db.models.expressions import RawSQL
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from inventory import catalog_diff
+from inventory.models import Catalog, Factset, Node, Resource
+from inventory.ui import paging
+from inventory.ui.access import ui_view
+from inventory.ui.common import int_param, render_page
+from inventory.ui.facts import tree_html
+from inventory.ui.filters import unreported_cutoff
+from reports.models import Report, ResourceEvent
+
+HISTORY_DAYS = 30
+STRIP_SIZE = 60
+RESOURCE_LIMIT = 500
+
+
+def _node(certname: str) -> Node:
+    return get_object_or_404(
+        Node.objects.select_related("report_environment", "catalog_environment", "facts_environment"),
+        certname=certname,
+    )
+
+
+def _page(request, node, template, tab, context):
+    return render_page(
+        request,
+        template,
+        {"node": node, "tab": tab, "cutoff": unreported_cutoff(), **context},
+        "nodes",
+    )
+
+
+def _classification(node):
+    """The node's groups and why, from the ENC resolver when it is installed."""
+    try:
+        from enc.ui.node_panel import classification_for
+    except ImportError:
+        return None
+    return classification_for(node)
+
+
+@ui_view()
+def node_overview(request, certname):
+    node = _node(certname)
+    since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
+    strip = list(
+        Report.objects.filter(node_id=node.id, producer_timestamp__gte=since)
+        .order_by("-producer_timestamp")
+        .only("id", "producer_timestamp", "status", "noop", "noop_pending", "run_duration")[:STRIP_SIZE]
+    )
+    strip.reverse()
+    current = None
+    if node.latest_catalog_id:
+        current = (
+            Catalog.objects.filter(pk=node.latest_catalog_id)
+            .select_related("resource_set", "environment", "producer")
+            .defer("resource_set__resource_ids")
+            .first()
+        )
+    recent_events = []
+    if node.latest_report_id and node.report_timestamp:
+        recent_events = list(
+            ResourceEvent.objects.filter(
+                report_id=node.latest_report_id, report_timestamp=node.report_timestamp
+            ).order_by("status", "resource_type", "resource_title")[:50]
+        )
+    return _page(
+        request,
+        node,
+        "inventory/node.html",
+        "overview",
+        {
+            "strip": strip,
+            "current": current,
+            "recent_events": recent_events,
+            "classification": _classification(node),
+            "history_days": HISTORY_DAYS,
+        },
+    )
+
+
+@ui_view()
+def node_facts(request, certname):
+    node = _node(certname)
+    factset = Factset.objects.filter(node=node).select_related("environment", "producer").first()
+    tree = tree_html(factset.facts) if factset else ""
+    return _page(request, node, "inventory/node_facts.html", "facts", {"factset": factset, "tree": tree})
+
+
+@ui_view()
+def node_resources(request, certname):
+    node = _node(certname)
+    current = None
+    if node.latest_catalog_id:
+        current = Catalog.objects.filter(pk=node.latest_catalog_id).select_related("resource_set").first()
+    type_ = request.GET.get("type") or ""
+    tag = (request.GET.get("tag") or "").strip()
+    klass = (request.GET.get("class") or "").strip()
+    title = (request.GET.get("title") or "").strip()
+    rows, total, types, classes = [], 0, [], []
+    if current:
+        base = Resource.objects.filter(
+            id__in=RawSQL(
+                "SELECT unnest(resource_ids) FROM inventory_resourceset WHERE id = %s", [current.resource_set_id]
+            )
+        )
+        types = list(base.values("type").annotate(n=Count("id")).order_by("type"))
+        classes = list(base.filter(type="Class").order_by("title").values_list("title", flat=True))
+        qs = base
+        if type_:
+            qs = qs.filter(type=type_)
+        if tag:
+            qs = qs.filter(tags__contains=[tag.lower()])
+        if klass:
+            qs = qs.filter(tags__contains=[klass.lower()])
+        if title:
+            qs = qs.filter(title__icontains=title)
+        total = qs.count()
+        rows = list(qs.order_by("type", "title")[:RESOURCE_LIMIT])
+    return _page(
+        request,
+        node,
+        "inventory/node_resources.html",
+        "resources",
+        {
+            "current": current,
+            "rows": rows,
+            "total": total,
+            "types": types,
+            "classes": classes,
+            "f": request.GET,
+            "limit": RESOURCE_LIMIT,
+        },
+    )
+
+
+@ui_view()
+def node_catalogs(request, certname):
+    node = _node(certname)
+    limit = int_param(request, "limit", 50, 5, 500)
+    versions = list(
+        Catalog.objects.filter(node=node)
+        .select_related("environment", "resource_set")
+        .defer("resource_set__resource_ids")
+        .order_by("-valid_from")[:limit]
+    )
+    by_id = {c.id: c for c in versions}
+    errors = []
+    diff = None
+    old_id, new_id = request.GET.get("from"), request.GET.get("to")
+    if not (old_id or new_id) and len(versions) >= 2:
+        old_id, new_id = str(versions[1].id), str(versions[0].id)
+    if old_id and new_id:
+        try:
+            pair = {
+                c.id: c
+                for c in Catalog.objects.filter(node=node, id__in=[int(old_id), int(new_id)]).select_related(
+                    "resource_set", "edge_set", "environment"
+                )
+            }
+            old, new = pair[int(old_id)], pair[int(new_id)]
+        except (ValueError, KeyError):
+            errors.append("pick two catalog versions of this node to compare")
+        else:
+            if old.valid_from > new.valid_from:
+                old, new = new, old
+            diff = catalog_diff.diff(old, new)
+    return _page(
+        request,
+        node,
+        "inventory/node_catalogs.html",
+        "catalogs",
+        {
+            "versions": versions,
+            "by_id": by_id,
+            "diff": diff,
+            "errors": errors,
+            "from_id": str(diff.old.id) if diff else old_id,
+            "to_id": str(diff.new.id) if diff else new_id,
+            "limit": limit,
+        },
+    )
+
+
+EVENT_SORT = paging.Sort("report_timestamp", "id", descending=True)
+
+
+@ui_view()
+def node_events(request, certname):
+    node = _node(certname)
+    days = int_param(request, "days", 7, 1, HISTORY_DAYS)
+    status = request.GET.get("status") or ""
+    qs = ResourceEvent.objects.filter(node_id=node.id, report_timestamp__gte=timezone.now() - dt.timedelta(days=days))
+    if status in ResourceEvent.Status.values:
+        qs = qs.filter(status=status)
+    resource_type = request.GET.get("type") or ""
+    if resource_type:
+        qs = qs.filter(resource_type=resource_type)
+    errors = []
+    rows, next_cursor = [], None
+    try:
+        rows, next_cursor = paging.page(qs, EVENT_SORT, request.GET.get("after"), 100)
+    except paging.BadCursor as exc:
+        errors.append(str(exc))
+    params = request.GET.copy()
+    params.pop("after", None)
+    next_params = params.copy()
+    if next_cursor:
+        next_params["after"] = next_cursor
+    return _page(
+        request,
+        node,
+        "inventory/node_events.html",
+        "events",
+        {
+            "rows": rows,
+            "days": days,
+            "f": request.GET,
+            "statuses": ResourceEvent.Status.values,
+            "errors": errors,
+            "next_url": "?" + next_params.urlencode() if next_cursor else None,
+            "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+        },
+    )

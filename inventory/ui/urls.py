@@ -1,0 +1,27 @@
+"""The web UI, mounted at ``/`` by ``config/urls/web.py`` (namespace ``ui``). Each domain keeps its
+pages in its own app (``<app>/ui/``); this file puts them together."""
+
+from django.urls import include, path
+
+from inventory.ui import fact_views, node_views, views, where_views
+from inventory.ui.common import classification_available
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("nodes/", views.nodes, name="nodes"),
+    path("nodes/<str:certname>/", node_views.node_overview, name="node"),
+    path("nodes/<str:certname>/facts/", node_views.node_facts, name="node_facts"),
+    path("nodes/<str:certname>/resources/", node_views.node_resources, name="node_resources"),
+    path("nodes/<str:certname>/catalogs/", node_views.node_catalogs, name="node_catalogs"),
+    path("nodes/<str:certname>/events/", node_views.node_events, name="node_events"),
+    path("facts/", fact_views.fact_list, name="facts"),
+    path("facts/value/", fact_views.fact_detail, name="fact"),
+    path("where/", where_views.where_applied, name="where_applied"),
+    path("reports/", include("reports.ui.urls")),
+    path("inbox/", include("ingest.ui.urls")),
+]
+
+if classification_available():
+    urlpatterns.append(path("classification/", include("enc.ui.urls")))

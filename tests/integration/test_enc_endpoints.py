@@ -1,0 +1,227 @@
+"""The ENC endpoints (``/enc/v1/nodes/<certname>``, ``.../explain``) in-process: YAML/JSON
+answers, POSTed facts (stored when newer), request-time conflicts, authentication, the
+version-keyed cache after a change, bad input."""
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import yaml
+from django.test import override_settings
+
+from enc import service
+from inventory.models import Factset, Node
+from tests.integration.enc_fixtures import ROOT, make_node, token
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.urls.enc")]
+
+DEBIAN = ["=", ["fact", "os", "family"], "Debian"]
+
+
+@pytest.fixture
+def auth():
+    raw, _ = token(["classify"], "puppetserver")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def groups():
+    service.create_group(
+        {"name": "debian", "parent": ROOT, "rule": DEBIAN, "classes": {"ntp": {"servers": ["0.debian"]}}},
+        actor="t",
+    )
+    service.create_group(
+        {
+            "name": "production",
+            "parent": ROOT,
+            "rule": ["~", "name", "."],
+            "environment": "production",
+            "environment_trumps": True,
+        },
+        actor="t",
+    )
+    service.create_group(
+        {
+            "name": "db",
+            "parent": ROOT,
+            "rule": ["=", ["trusted", "extensions", "pp_role"], "db"],
+            "classes": {"postgresql::server": {"port": 5433}},
+            "variables": {"tier": "data"},
+        },
+        actor="t",
+    )
+
+
+def get(client, path, auth, **kw):
+    return client.get(path, **auth, **kw)
+
+
+def test_get_classifies_with_stored_facts_as_plain_yaml(client, auth, groups):
+    make_node(
+        "deb1.example",
+        {"os": {"family": "Debian"}},
+        trusted={"certname": "deb1.example", "extensions": {"pp_role": "db"}},
+    )
+    response = get(client, "/enc/v1/nodes/deb1.example", auth)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/yaml")
+    text = response.content.decode()
+    assert "!" not in text
+    assert yaml.safe_load(text) == {
+        "classes": {"ntp": {"servers": ["0.debian"]}, "postgresql::server": {"port": 5433}},
+        "parameters": {"tier": "data"},
+        "environment": "production",
+    }
+    as_json = get(client, "/enc/v1/nodes/deb1.example?format=json", auth)
+    assert as_json["Content-Type"] == "application/json"
+    assert orjson.loads(as_json.content) == yaml.safe_load(text)
+    assert int(response["X-Stagehand-Classification-Version"]) >= 4
+
+
+def test_unknown_node_still_gets_rules_that_need_no_facts(client, auth, groups):
+    data = yaml.safe_load(get(client, "/enc/v1/nodes/new.example", auth).content)
+    assert data == {"classes": {}, "parameters": {}, "environment": "production"}
+
+
+def test_post_classifies_with_posted_facts_and_stores_newer_ones(client, auth, groups):
+    make_node(
+        "n1.example",
+        {"os": {"family": "RedHat"}},
+        trusted={"certname": "n1.example", "extensions": {"pp_role": "db"}},
+        stamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    body = {
+        "facts": {"os": {"family": "Debian"}, "fresh": 1},
+        "producer_timestamp": "2026-02-01T00:00:00.000Z",
+        "environment": "production",
+    }
+    response = client.post(
+        "/enc/v1/nodes/n1.example?format=json", orjson.dumps(body), content_type="application/json", **auth
+    )
+    assert response.status_code == 200, response.content
+    data = orjson.loads(response.content)
+    # Posted facts decide; trusted facts absent from the post come from the stored ones.
+    assert set(data["classes"]) == {"ntp", "postgresql::server"}
+    node = Node.objects.get(certname="n1.example")
+    assert node.facts_producer_timestamp == datetime(2026, 2, 1, tzinfo=UTC)
+    assert node.facts_environment.name == "production"
+    factset = Factset.objects.get(node=node)
+    assert factset.facts["fresh"] == 1 and factset.facts["trusted"]["extensions"]["pp_role"] == "db"
+    assert factset.volatile == {} and factset.hash and factset.producer_timestamp == node.facts_producer_timestamp
+    # An older post classifies with its own facts but is not stored.
+    old = {
+        "facts": {"os": {"family": "RedHat"}},
+        "trusted": {"extensions": {}},
+        "producer_timestamp": "2025-01-01T00:00:00Z",
+    }
+    response = client.post(
+        "/enc/v1/nodes/n1.example?format=json", orjson.dumps(old), content_type="application/json", **auth
+    )
+    assert orjson.loads(response.content)["classes"] == {}
+    assert Factset.objects.get(node=node).facts["fresh"] == 1
+    # A GET now classifies with the stored (newer) facts.
+    assert "ntp" in yaml.safe_load(get(client, "/enc/v1/nodes/n1.example", auth).content)["classes"]
+
+
+def test_post_for_a_new_node_creates_it(client, auth, groups):
+    body = {"facts": {"os": {"family": "Debian"}}, "trusted": {"certname": "fresh.example", "extensions": {}}}
+    response = client.post("/enc/v1/nodes/fresh.example", orjson.dumps(body), content_type="application/json", **auth)
+    assert response.status_code == 200
+    assert Node.objects.get(certname="fresh.example").factset.facts["trusted"]["certname"] == "fresh.example"
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"{nope", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (b'{"facts": []}', '"facts" must be a JSON object'),
+        (b'{"facts": {}, "trusted": 3}', '"trusted" must be a JSON object'),
+        (b'{"facts": {}, "producer_timestamp": "yesterday"}', "not an ISO 8601 timestamp"),
+        (b'{"facts": {}, "environment": "a b"}', '"environment" must be an environment name'),
+    ],
+)
+def test_bad_posts_are_400_and_store_nothing(client, auth, groups, body, fragment):
+    response = client.post("/enc/v1/nodes/bad.example", body, content_type="application/json", **auth)
+    assert response.status_code == 400
+    assert fragment in orjson.loads(response.content)["error"]
+    assert not Node.objects.filter(certname="bad.example").exists()
+
+
+def test_bad_certname_format_and_method(client, auth):
+    assert get(client, "/enc/v1/nodes/bad%20name", auth).status_code == 400
+    response = get(client, "/enc/v1/nodes/a.example?format=xml", auth)
+    assert response.status_code == 400 and "format" in orjson.loads(response.content)["error"]
+    assert client.delete("/enc/v1/nodes/a.example", **auth).status_code == 405
+
+
+def test_authentication(client):
+    assert client.get("/enc/v1/nodes/a.example").status_code == 401
+    assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION="Bearer sth_wrong").status_code == 401
+    raw, tok = token(["read"], "reader")
+    assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 403
+    admin_raw, _ = token(["admin"], "root")
+    assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {admin_raw}").status_code == 200
+    with override_settings(ENC_ALLOW_ANONYMOUS=True):
+        assert client.get("/enc/v1/nodes/a.example").status_code == 200
+        # A bad token is still refused, anonymous access or not.
+        assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION="Bearer sth_wrong").status_code == 401
+
+
+def test_request_time_conflict_names_both_groups(client, auth, groups):
+    make_node("deb1.example", {"os": {"family": "Debian"}, "dc": "ams"})
+    # Created directly (bypassing the save-time check) to reach the request-time path, as a
+    # change made before a node's facts moved it into both groups would.
+    from enc.models import ClassificationState, NodeGroup
+
+    NodeGroup.objects.create(
+        name="ams", parent_id=ROOT, rule=["=", ["fact", "dc"], "ams"], classes={"ntp": {"servers": ["ams"]}}
+    )
+    ClassificationState.objects.filter(id=1).update(version=999)
+    response = get(client, "/enc/v1/nodes/deb1.example", auth)
+    assert response.status_code == 409
+    body = orjson.loads(response.content)
+    assert body["kind"] == "classification-conflict"
+    assert "'debian'" in body["error"] and "'ams'" in body["error"]
+    assert {g["name"] for g in body["conflicts"][0]["groups"]} == {"debian", "ams"}
+
+
+def test_a_change_is_seen_by_the_very_next_request(client, auth, groups):
+    make_node("deb1.example", {"os": {"family": "Debian"}})
+    first = yaml.safe_load(get(client, "/enc/v1/nodes/deb1.example", auth).content)
+    assert first["classes"]["ntp"] == {"servers": ["0.debian"]}
+    from enc.models import NodeGroup
+
+    debian = NodeGroup.objects.get(name="debian")
+    for i in range(5):
+        service.update_group(debian.id, {"classes": {"ntp": {"servers": [f"v{i}"]}}}, actor="t")
+        answer = yaml.safe_load(get(client, "/enc/v1/nodes/deb1.example", auth).content)
+        assert answer["classes"]["ntp"] == {"servers": [f"v{i}"]}
+    # A new rule reading a fact the cached groups never read is evaluated on the next request too.
+    service.create_group(
+        {"name": "big", "parent": ROOT, "rule": [">", ["fact", "cores"], 4], "classes": {"big": {}}}, actor="t"
+    )
+    Factset.objects.filter(node__certname="deb1.example").update(stable={"os": {"family": "Debian"}, "cores": 8})
+    assert "big" in yaml.safe_load(get(client, "/enc/v1/nodes/deb1.example", auth).content)["classes"]
+
+
+def test_explain(client, auth, groups):
+    make_node("deb1.example", {"os": {"family": "Debian"}})
+    response = get(client, "/enc/v1/nodes/deb1.example/explain", auth)
+    assert response.status_code == 200
+    body = orjson.loads(response.content)
+    by_name = {g["name"]: g for g in body["groups"]}
+    assert by_name["debian"]["matched"] and by_name["debian"]["reason"] == "rule matched"
+    assert by_name["db"]["reason"] == "rule did not match"
+    assert by_name["db"]["because"] == [["=", ["trusted", "extensions", "pp_role"], "db"]]
+    assert by_name["db"]["rule_trace"]["missing"] is True
+    assert body["classes"]["ntp"]["parameters"]["servers"]["groups"][0]["name"] == "debian"
+    assert body["environment"]["groups"][0]["name"] == "production"
+    assert body["known_node"] is True
+    assert get(client, "/enc/v1/nodes/zzz/explain", auth).status_code == 200
+    assert client.get("/enc/v1/nodes/deb1.example/explain").status_code == 401
+
+
+def test_client_script_is_served(client):
+    response = client.get("/enc/v1/client/stagehand-enc")
+    assert response.status_code == 200 and response.content.startswith(b"#!/usr/bin/env python3")
