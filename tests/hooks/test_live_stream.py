@@ -119,6 +119,15 @@ def test_stream_filters(web):
     reader = open_stream(web, raw, {"last_event_id": "0", "kind": "node_deactivated", "max_seconds": "1"})
     got = [e for e in iter(reader.next, None) if e["event"] != "end"]
     assert [(e["data"]["certname"], e["data"]["status"]) for e in got] == [("f3.example", "deactivated")]
+    query = 'nodes[certname] { certname in ["f2.example", "f3.example"] }'
+    reader = open_stream(web, raw, {"last_event_id": "0", "kind": "report_stored", "query": query, "max_seconds": "1"})
+    got = [e for e in iter(reader.next, None) if e["event"] != "end"]
+    assert [e["data"]["certname"] for e in got] == ["f2.example", "f3.example"]  # f3 is inactive now, still matches
+    headers = {"Authorization": f"Bearer {raw}"}
+    bad = requests.get(
+        web.url + "/api/v1/events/stream", params={"query": "nodes[certname] {"}, headers=headers, timeout=10
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "query"
 
 
 def test_stream_says_when_history_was_pruned_and_rejects_bad_input(web):

@@ -53,6 +53,7 @@ def test_webhook_api_admin_only_secret_once_and_validation(client):
         ({**body, "statuses": ["purple"]}, "statuses"),
         ({**body, "secret": "short"}, "secret"),
         ({"url": "http://127.0.0.1:9/"}, "name"),
+        ({**body, "node_query": ["no-such-operator", "certname", "x"]}, "node_query"),
     ]:
         response = client.post("/api/v1/webhooks", bad, content_type="application/json", **admin)
         assert response.status_code == 400 and field in response.json(), (field, response.content)
@@ -78,6 +79,13 @@ def test_deliveries_follow_the_hook_filters():
         environments=["production"],
     )
     Webhook.objects.create(name="off", url="http://127.0.0.1:9/", secret="z" * 20, enabled=False)
+    by_query = Webhook.objects.create(
+        name="query",
+        url="http://127.0.0.1:9/",
+        secret="q" * 20,
+        kinds=["report_stored"],
+        node_query=["=", "certname", "b.example"],
+    )
     store_report("a.example", status="unchanged")  # report_stored + node_status_changed
     store_report("b.example", status="failed", environment="staging")
     store_report("c.example", status="failed")
@@ -85,6 +93,8 @@ def test_deliveries_follow_the_hook_filters():
     mine = WebhookDelivery.objects.filter(webhook=failures)
     assert [Event.objects.get(pk=d.event_id).certname for d in mine] == ["c.example"]
     assert mine[0].kind == "report_stored" and mine[0].state == DeliveryState.PENDING
+    queried = WebhookDelivery.objects.filter(webhook=by_query)
+    assert [Event.objects.get(pk=d.event_id).certname for d in queried] == ["b.example"]
 
 
 @pytest.mark.django_db(transaction=True)
