@@ -44,3 +44,15 @@ def artifacts_dir(request) -> Path:
     path = Path(__file__).resolve().parents[1] / "test-artifacts" / request.node.name.replace("/", "_")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Transactional tests flush every table when they end, which would also remove the rows that
+    data migrations create (the ENC root group and classification state, the UI roles). Restore
+    them after each such test with Django's serialized rollback."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
+            )
