@@ -17,6 +17,7 @@ import hashlib
 import orjson
 
 from inventory import signals
+from inventory.storage import events
 from inventory.storage.nodes import REACTIVATE_SQL, environment_id, lock_node, producer_id
 
 
@@ -229,20 +230,24 @@ def _report_instance(report_id: int, values: list):
 def _send_signals(
     report_id: int, values: list, node_id: int, previous_status: str | None, new_status: str | None
 ) -> None:
+    from inventory.models import Node
+    from reports.models import Report
+
     wants_stored = signals.report_stored.has_listeners()
     wants_changed = (
         new_status is not None and new_status != previous_status and signals.node_status_changed.has_listeners()
     )
     if not (wants_stored or wants_changed):
         return
-    from inventory.models import Node
-    from reports.models import Report
-
-    node = Node.objects.get(pk=node_id)
     report = _report_instance(report_id, values)
     if wants_stored:
-        signals.report_stored.send(sender=Report, report=report, node=node, previous_status=previous_status)
+        events.emit(signals.report_stored, Report, node_id=node_id, report=report, previous_status=previous_status)
     if wants_changed:
-        signals.node_status_changed.send(
-            sender=Node, node=node, previous_status=previous_status, status=new_status, report=report
+        events.emit(
+            signals.node_status_changed,
+            Node,
+            node_id=node_id,
+            previous_status=previous_status,
+            status=new_status,
+            report=report,
         )
