@@ -58,8 +58,19 @@ def decode_payload(payload: bytes, encoding: str) -> bytes:
     return payload
 
 
-def decode_command(name: str, version: int, certname: str, payload: bytes, encoding: str, fmt: str, source: str):
-    """Raw inbox row -> normalised command (raises PermanentError)."""
+def decode_command(
+    name: str,
+    version: int,
+    certname: str,
+    payload: bytes,
+    encoding: str,
+    fmt: str,
+    source: str,
+    producer_timestamp: dt.datetime | None = None,
+):
+    """Raw inbox row -> normalised command (raises PermanentError). ``producer_timestamp`` (the
+    inbox column, from the payload or the ``producer-timestamp`` parameter) fills a payload
+    that has none."""
     body = decode_payload(bytes(payload), encoding)
     try:
         if source == "http":
@@ -67,6 +78,8 @@ def decode_command(name: str, version: int, certname: str, payload: bytes, encod
             version = 8
         else:
             data = orjson.loads(body)
+        if isinstance(data, dict) and data.get("producer_timestamp") is None and producer_timestamp is not None:
+            data["producer_timestamp"] = producer_timestamp
         return normalise(name, version, data, certname)
     except (CommandError, ReportParseError) as exc:
         raise PermanentError(str(exc)) from None
@@ -135,9 +148,9 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
             updates: dict[int, dict] = {}
             dead: list[int] = []
             parsed = []
-            for cid, name, version, certname, _pts, payload, enc, fmt, source, attempts in rows:
+            for cid, name, version, certname, pts, payload, enc, fmt, source, attempts in rows:
                 try:
-                    cmd = decode_command(name, version, certname, payload, enc, fmt, source)
+                    cmd = decode_command(name, version, certname, payload, enc, fmt, source, pts)
                 except PermanentError as exc:
                     updates[cid] = {"state": "dead", "attempts": attempts + 1, "err": str(exc)[:4000]}
                     dead.append(cid)

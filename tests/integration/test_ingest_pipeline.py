@@ -451,3 +451,15 @@ def test_replace_catalog_inputs(client):
     bad = dict(doc, inputs=[["hiera"]])
     resp = ing.post(client, "replace_catalog_inputs", 1, bad)
     assert resp.status_code == 400 and "inputs[0]" in resp.json()["error"]
+
+
+def test_producer_timestamp_from_the_query_parameter(client):
+    # PuppetDB's own sample facts carry no producer_timestamp; the parameter stands in.
+    doc = ing.load("facts-v5-with-package-inventory-pg1.vm.json")
+    assert "producer_timestamp" not in doc
+    resp = ing.post(client, "replace_facts", 5, doc, **{"producer-timestamp": ing.ts(T0)})
+    assert resp.status_code == 200, resp.content
+    assert drain()["stored"] == 1
+    assert Factset.objects.get().producer_timestamp == T0
+    resp = ing.post(client, "replace_facts", 5, doc)
+    assert resp.status_code == 400 and "producer_timestamp" in resp.json()["error"]
