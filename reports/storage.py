@@ -185,7 +185,11 @@ def store_report(cursor, cmd: dict, now: dt.datetime, source: str = "puppetdb") 
             [report_id, pt, node.id, cmd["certname"], env_id, orjson.dumps(events).decode()],
         )
     previous_status = node.latest_report_status
-    is_latest = cmd["type"] == "agent" and (node.report_timestamp is None or pt >= node.report_timestamp)
+    is_latest = cmd["type"] == "agent" and (
+        node.report_timestamp is None
+        or pt >= node.report_timestamp
+        or (replaced is not None and replaced[0] == node.latest_report_id)
+    )
     if is_latest:
         cursor.execute(
             "UPDATE inventory_node SET report_timestamp = %s, report_environment_id = %s, latest_report_id = %s, "
