@@ -165,9 +165,10 @@ def where_applied(
               AND (c.valid_to IS NULL OR r.producer_timestamp < c.valid_to)
               AND ({upper_sql} IS NULL OR r.producer_timestamp <= {upper_sql})
               AND r.type = 'agent'
+              AND NOT {fast}
             ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM c.catalog_uuid) DESC, r.producer_timestamp DESC
             LIMIT 1
-        ) AS rep ON NOT {fast}
+        ) AS rep ON TRUE
         WHERE {" AND ".join(where)}
         ORDER BY n.certname, c.id
     """
