@@ -96,14 +96,28 @@ def where_applied(
         if value is None:
             resource_conds.append(f"r.parameters ? {p(parameter)}")
         else:
-            resource_conds.append(f"(r.parameters ->> {p(parameter)}) = {p(str(value))}")
+            # Text comparison (so "80" finds 80 and "true" finds true), narrowed by the GIN index
+            # through containment of either the JSON value the text spells or the string itself.
+            import orjson
+
+            try:
+                typed = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                typed = value
+            candidates = [{parameter: str(value)}] + ([{parameter: typed}] if typed != str(value) else [])
+            resource_conds.append(
+                "(" + " OR ".join(f"r.parameters @> {p(orjson.dumps(c).decode())}::jsonb" for c in candidates) + ")"
+                f" AND (r.parameters ->> {p(parameter)}) = {p(str(value))}"
+            )
     elif value is not None:
         raise QueryError("'value' needs 'parameter'")
+    sets_sql = None
     if resource_conds:
-        where.append(
-            "c.resource_set_id IN (SELECT rs.id FROM inventory_resourceset rs WHERE rs.resource_ids && "
-            f"ARRAY(SELECT r.id FROM inventory_resource r WHERE {' AND '.join(resource_conds)}))"
+        sets_sql = (
+            "SELECT coalesce(array_agg(rs.id), '{}') FROM inventory_resourceset rs WHERE rs.resource_ids && "
+            f"ARRAY(SELECT r.id FROM inventory_resource r WHERE {' AND '.join(resource_conds)})"
         )
+        where.append("c.resource_set_id = ANY(%(sets)s::bigint[])")
     if catalog_uuid is not None:
         where.append(f"c.catalog_uuid = {p(catalog_uuid)}")
     if code_id is not None:
@@ -141,6 +155,14 @@ def where_applied(
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT):
         raise QueryError(f"'limit' must be an integer between 1 and {MAX_LIMIT}")
 
+    if sets_sql is not None:
+        # The resource sets holding a matching resource (GIN index on the sets), passed as one
+        # array so PostgreSQL tests membership with a hash while it walks the catalogs.
+        with connection.cursor() as cursor:
+            cursor.execute(sets_sql, params)
+            params["sets"] = cursor.fetchone()[0]
+        if not params["sets"]:
+            return []
     upper_sql = p(upper) if upper is not None else "NULL::timestamptz"
     # Fast path: the current catalog and the node's latest report (made after it was compiled).
     fast = (

@@ -223,9 +223,12 @@ class Compiler:
                 value = value.lower()
             return f"{r.sql} @> ARRAY[{self.params.add(value)}]::text[]"
         if t == "json":
-            exact = f"{r.sql} = {self.params.add(orjson.dumps(value).decode(), '::jsonb')}"
             hint = self.containment(r.contain, value)
-            return f"({hint} AND {exact})" if hint else exact
+            if hint:
+                # Containment is PuppetDB's "=" on a path inside a document (an array there
+                # matches when one of its elements does) and is answered by the GIN index.
+                return hint
+            return f"{r.sql} = {self.params.add(orjson.dumps(value).decode(), '::jsonb')}"
         if t == "path":
             if not isinstance(value, list) or not all(
                 isinstance(x, str | int) and not isinstance(x, bool) for x in value
