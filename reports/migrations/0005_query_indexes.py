@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reports", "0003_merge_0002_hooks_orchestration_0002_ui_rollups")]
+    dependencies = [("reports", "0004_hooks_event_seq")]
 
     operations = [
         migrations.RunSQL(
