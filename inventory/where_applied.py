@@ -169,33 +169,41 @@ def where_applied(
         f"(c.valid_to IS NULL AND n.report_timestamp >= c.valid_from "
         f"AND ({upper_sql} IS NULL OR n.report_timestamp <= {upper_sql}))"
     )
+    limit_sql = f"LIMIT {p(limit)}" if limit is not None else ""
+    # Pick the page of (node, catalog) rows first, then look up the applying report for those
+    # rows only. ``fast``: the current catalog was applied by the node's latest report.
     sql = f"""
-        SELECT n.certname, n.deactivated IS NULL AND n.expired IS NULL,
-               c.id, c.catalog_uuid, c.code_id, c.transaction_uuid, c.hash, c.version,
-               (SELECT name FROM inventory_environment WHERE id = c.environment_id),
-               c.valid_from, c.valid_to, c.producer_timestamp,
-               CASE WHEN {fast} THEN n.latest_report_hash ELSE rep.hash END,
-               CASE WHEN {fast} THEN n.latest_report_status ELSE rep.status END,
-               CASE WHEN {fast} THEN n.report_timestamp ELSE rep.producer_timestamp END,
-               CASE WHEN {fast} THEN n.latest_report_noop ELSE rep.noop END
-        FROM inventory_catalog c
-        JOIN inventory_node n ON n.id = c.node_id
+        SELECT x.certname, x.active, x.cid, x.catalog_uuid, x.code_id, x.transaction_uuid, x.hash, x.version,
+               (SELECT name FROM inventory_environment WHERE id = x.environment_id),
+               x.valid_from, x.valid_to, x.producer_timestamp,
+               CASE WHEN x.fast THEN x.latest_report_hash ELSE rep.hash END,
+               CASE WHEN x.fast THEN x.latest_report_status ELSE rep.status END,
+               CASE WHEN x.fast THEN x.report_timestamp ELSE rep.producer_timestamp END,
+               CASE WHEN x.fast THEN x.latest_report_noop ELSE rep.noop END
+        FROM (
+            SELECT n.certname, n.deactivated IS NULL AND n.expired IS NULL AS active, c.id AS cid, c.node_id,
+                   c.catalog_uuid, c.code_id, c.transaction_uuid, c.hash, c.version, c.environment_id,
+                   c.valid_from, c.valid_to, c.producer_timestamp, n.latest_report_hash, n.latest_report_status,
+                   n.report_timestamp, n.latest_report_noop, {fast} AS fast
+            FROM inventory_catalog c
+            JOIN inventory_node n ON n.id = c.node_id
+            WHERE {" AND ".join(where)}
+            ORDER BY n.certname, c.id
+            {limit_sql}
+        ) AS x
         LEFT JOIN LATERAL (
             SELECT r.hash, r.status, r.producer_timestamp, r.noop
             FROM reports_report r
-            WHERE r.node_id = c.node_id AND r.producer_timestamp >= c.valid_from
-              AND (c.valid_to IS NULL OR r.producer_timestamp < c.valid_to)
+            WHERE r.node_id = x.node_id AND r.producer_timestamp >= x.valid_from
+              AND (x.valid_to IS NULL OR r.producer_timestamp < x.valid_to)
               AND ({upper_sql} IS NULL OR r.producer_timestamp <= {upper_sql})
               AND r.type = 'agent'
-              AND NOT {fast}
-            ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM c.catalog_uuid) DESC, r.producer_timestamp DESC
+              AND NOT x.fast
+            ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM x.catalog_uuid) DESC, r.producer_timestamp DESC
             LIMIT 1
         ) AS rep ON TRUE
-        WHERE {" AND ".join(where)}
-        ORDER BY n.certname, c.id
+        ORDER BY x.certname, x.cid
     """
-    if limit is not None:
-        sql += f" LIMIT {p(limit)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
