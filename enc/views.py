@@ -126,21 +126,36 @@ def _parse_post(body: bytes) -> dict:
     }
 
 
-def _lookup(request, certname: str):
+def _get_keys(snapshot) -> tuple | None:
+    """A GET needs the stored facts the rules read."""
+    return store.snapshot_fact_keys(snapshot)
+
+
+def _post_keys(trusted_posted: bool):
+    """A POST brings its facts; the stored document is read only for the trusted facts the rules
+    use when the post has none (Puppet's fact cache carries none)."""
+
+    def keys(snapshot) -> tuple:
+        return ("trusted",) if not trusted_posted and (snapshot is None or snapshot.uses_trusted) else ()
+
+    return keys
+
+
+def _lookup(request, certname: str, keys_for):
     """(snapshot, stored facts or None, stored producer timestamp, auth problem or None) with one
     statement in the common case (the cached snapshot's version is current)."""
     raw = token_from_headers(request.headers)
     cached = store.cache.peek()
-    keys = store.snapshot_fact_keys(cached)
+    keys = keys_for(cached)
     found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None)
     problem = _token_problem(raw, found)
     if problem is not None:
         return None, None, None, problem
     snapshot = store.cache.get(found.key)
     facts = found.facts
-    if snapshot is not cached and store.snapshot_fact_keys(snapshot) != keys:
+    if snapshot is not cached and keys_for(snapshot) != keys:
         # New groups read other facts: fetch them (the version is already decided).
-        facts = store.lookup(certname, store.snapshot_fact_keys(snapshot)).facts
+        facts = store.lookup(certname, keys_for(snapshot)).facts
     return snapshot, facts, found.producer_timestamp, None
 
 
@@ -157,24 +172,26 @@ def classify(request, certname: str):
         return _error(400, f"format must be 'yaml' or 'json', got {fmt!r}")
 
     if request.method == "GET":
-        snapshot, facts, _, problem = _lookup(request, certname)
+        snapshot, facts, _, problem = _lookup(request, certname, _get_keys)
         if problem is not None:
             return problem
         facts = facts or {}
         trusted = facts.get("trusted")
         trusted = trusted if isinstance(trusted, dict) else {}
     else:
-        snapshot, stored, stored_ts, problem = _lookup(request, certname)
-        if problem is not None:
-            return problem
         try:
             posted = _parse_post(request.body)
         except ValueError as exc:
-            return _error(400, str(exc))
-        facts = posted["facts"]
-        trusted = posted["trusted"]
+            posted, bad_body = None, str(exc)
+        facts = posted["facts"] if posted else {}
+        trusted = posted["trusted"] if posted else None
         if trusted is None:
             trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else None
+        snapshot, stored, stored_ts, problem = _lookup(request, certname, _post_keys(trusted is not None))
+        if problem is not None:
+            return problem  # authentication first, then the body
+        if posted is None:
+            return _error(400, bad_body)
         stamp = posted["producer_timestamp"]
         newer = stamp is None or stored_ts is None or stamp > stored_ts
         if trusted is None:

@@ -158,6 +158,8 @@ def test_bad_certname_format_and_method(client, auth):
 
 def test_authentication(client):
     assert client.get("/enc/v1/nodes/a.example").status_code == 401
+    # Authentication is checked before the body is judged.
+    assert client.post("/enc/v1/nodes/a.example", b"{nope", content_type="application/json").status_code == 401
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION="Bearer sth_wrong").status_code == 401
     raw, tok = token(["read"], "reader")
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 403
