@@ -94,6 +94,7 @@ def main() -> None:
         ("nodes, sorted by last report", "/nodes/?sort=-reported"),
         ("nodes, certname substring", "/nodes/?q=node0421"),
         ("nodes, env + status sorted by env", "/nodes/?env=staging&status=changed&sort=environment"),
+        ("nodes, query language", "/nodes/?q=" + quote('facts.os.family = "Suse" and status = failed')),
         ("nodes, fact filter", "/nodes/?fact=" + quote('["os","family"]') + "&value=" + quote('"Suse"')),
         ("nodes, page 2", None),
         ("node overview", f"/nodes/{some.certname}/"),
