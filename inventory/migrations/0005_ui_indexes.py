@@ -21,6 +21,6 @@ DROP INDEX IF EXISTS node_ui_reported_idx;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("inventory", "0005_ingest_catalog_inputs")]
+    dependencies = [("inventory", "0004_merge_0002_query_functions_0003_ui_fact_distribution")]
 
     operations = [migrations.RunSQL(SQL, REVERSE)]
