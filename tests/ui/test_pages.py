@@ -83,6 +83,10 @@ def test_node_list_filters_sort_and_keyset(viewer_client, fleet, django_assert_m
     assert [n.certname for n in page.context["rows"]] == ["db02.example.com", "app01.example.com"]
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?status=deactivated")
     assert [n.certname for n in page.context["rows"]] == ["gone01.example.com"]
+    page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?q=gone")
+    assert page.context["total"] == 0  # inactive nodes are left out unless asked for
+    page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?q=gone&inactive=1")
+    assert [n.certname for n in page.context["rows"]] == ["gone01.example.com"]
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?q=db0")
     assert {n.certname for n in page.context["rows"]} == {"db01.example.com", "db02.example.com"}
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?sort=-reported")
