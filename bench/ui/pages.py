@@ -55,7 +55,7 @@ def main() -> None:
         name="Debian",
         defaults={"parent_id": ROOT_ID, "rule": ["=", ["fact", "os", "family"], "Debian"], "classes": {"ntp": {}}},
     )
-    NodeGroup.objects.get_or_create(
+    web_group, _ = NodeGroup.objects.get_or_create(
         name="dc1 web",
         defaults={"parent_id": debian.id, "rule": ["~", "name", "dc1"], "classes": {"nginx": {"workers": 4}}},
     )
@@ -118,6 +118,8 @@ def main() -> None:
         ("classification", "/classification/"),
         ("classification group", f"/classification/{debian.id}/"),
         ("classification audit log", "/classification/audit/"),
+        ("classification edit (preview fetched after)", f"/classification/{web_group.id}/edit/"),
+        ("classification members (list fetched after)", f"/classification/{web_group.id}/members/"),
         ("inbox", "/inbox/"),
         ("inbox, dead", "/inbox/?state=dead"),
     ]
@@ -148,6 +150,12 @@ def main() -> None:
         print(
             f"  {name:45s} median {median:7.1f} ms  max {worst:7.1f} ms  {len(queries.captured_queries):2d} queries{flag}"
         )
+    started = time.perf_counter()
+    client.get(f"/classification/{web_group.id}/members/list/")
+    jobs["group members list (enc.service.members)"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    client.post("/classification/preview/", {"rule": '["~", "name", "dc1"]', "parent": str(debian.id)})
+    jobs["rule preview (enc.service.preview)"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     response = client.get("/nodes/?format=csv&inactive=1")
     size = sum(len(chunk) for chunk in response.streaming_content)
