@@ -29,7 +29,7 @@ BUDGET = {
     "report": 7,
     "facts": 5,
     "fact": 7,
-    "where": 7,
+    "where": 8,
     "inbox": 6,
     "command": 4,
 }
@@ -307,11 +307,19 @@ def test_where_applied(viewer_client, fleet, django_assert_max_num_queries):
     page = _get(viewer_client, django_assert_max_num_queries, "where", "/where/?type=Cron&title=cleanup")
     assert page.context["total"] == 0
     page = _get(viewer_client, django_assert_max_num_queries, "where", "/where/?code_id=c0ffee2&env=staging")
-    assert [c.node.certname for c in page.context["rows"]] == ["app01.example.com", "db02.example.com"]
+    assert [r["certname"] for r in page.context["rows"]] == ["app01.example.com", "db02.example.com"]
+    # Each row names the report that applied the catalog, linked.
+    applied = page.context["rows"][0]
+    assert applied["report"]["status"] == "unchanged" and applied["report_id"]
+    assert f"/reports/{applied['report_id']}/" in page.content.decode()
     uuid = fleet["catalogs"]["db01.example.com"][1].catalog_uuid
     page = _get(viewer_client, django_assert_max_num_queries, "where", f"/where/?catalog_uuid={uuid}")
-    assert [c.node.certname for c in page.context["rows"]] == ["db01.example.com"]
-    assert viewer_client.get("/where/?title=x").status_code == 400
+    assert [r["certname"] for r in page.context["rows"]] == ["db01.example.com"]
+    bad = viewer_client.get("/where/?title=x")
+    assert bad.status_code == 400 and b"needs" in bad.content
+    # A resource type alone is enough (every node with any Cron resource, 36 hours ago).
+    page = _get(viewer_client, django_assert_max_num_queries, "where", f"/where/?type=cron&at={at}")
+    assert len(page.context["rows"]) == 5 and page.context["total"] is None
     assert viewer_client.get("/where/?class=nginx&at=soon").status_code == 400
 
 
@@ -376,3 +384,18 @@ def test_command_page(editor_client, django_assert_max_num_queries):
     page = _get(editor_client, django_assert_max_num_queries, "command", f"/inbox/{dead[0]}/")
     assert b"ValueError: bad field 0" in page.content and b"Replay this command" in page.content
     assert b"{&quot;a&quot;: 1}" in page.content
+
+
+@pytest.mark.django_db
+def test_where_applied_keyset_pages(viewer_client, fleet, monkeypatch):
+    from inventory.ui import where_views
+
+    monkeypatch.setattr(where_views, "PAGE_SIZE", 2)
+    seen, url = [], "/where/?code_id=c0ffee2"
+    while url:
+        page = viewer_client.get(url)
+        assert page.status_code == 200
+        seen += [r["certname"] for r in page.context["rows"]]
+        url = page.context["next_url"] and "/where/" + page.context["next_url"]
+    assert seen == sorted(seen) and len(seen) == 5 and len(set(seen)) == 5
+    assert viewer_client.get("/where/?code_id=c0ffee2&after=bogus").status_code == 400
