@@ -14,7 +14,7 @@ from inventory.where_applied import Cursor
 from inventory.where_applied import where_applied as find
 from reports.models import Report
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 
 
 def _report_ids(rows: list[dict]) -> dict[str, int]:
@@ -71,6 +71,10 @@ def where_applied(request):
         except (paging.BadCursor, ValueError, TypeError):
             errors.append("the page cursor is not valid; start again from the first page")
     if asked and not errors:
+        # Counted first (indexed); when nothing matches, the row query (which walks nodes in
+        # certname order expecting matches) is skipped.
+        total = _count(f, at, env)
+    if asked and not errors and total != 0:
         try:
             found = find(
                 class_name=f.get("class") or None,
@@ -93,7 +97,6 @@ def where_applied(request):
             ids = _report_ids(rows)
             for row in rows:
                 row["report_id"] = ids.get(row["report"]["hash"]) if row["report"] else None
-            total = _count(f, at, env)
     params = f.copy()
     params.pop("after", None)
     next_params = params.copy()
