@@ -24,6 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.authentication import token_from_headers
 from api.models import ApiToken
+from config import metrics  # ops: metrics
+from config.security import request_allows  # ops: access policy
 from enc import render, resolver, store
 
 log = logging.getLogger("stagehand.enc")
@@ -41,6 +43,10 @@ def _error(status: int, message: str, **extra) -> HttpResponse:
 
 
 def _authorise(request) -> HttpResponse | None:
+    # ops: the access policy (config/security.py) identified the caller — token, client
+    # certificate from a trusted proxy, or a network the operator opened: accept what it allows.
+    if request_allows(request, "classify"):
+        return None
     raw = token_from_headers(request.headers)
     if raw is None:
         if getattr(settings, "ENC_ALLOW_ANONYMOUS", False):
@@ -116,6 +122,7 @@ def _snapshot_and_facts(certname: str):
 
 
 @csrf_exempt
+@metrics.observe_classification  # ops: ENC classifications and latency
 def classify(request, certname: str):
     if request.method not in ("GET", "POST"):
         return _error(405, f"method {request.method} not allowed; use GET or POST")

@@ -20,6 +20,7 @@ import hashlib
 
 import orjson
 
+from inventory.retention import resource_gc_guard_shared  # ops
 from inventory.storage.nodes import REACTIVATE_SQL, environment_id, lock_node, producer_id
 
 _SORT = orjson.OPT_SORT_KEYS
@@ -147,6 +148,7 @@ def store_catalog(cursor, cmd: dict, now: dt.datetime) -> str:
     pt = cmd["producer_timestamp"]
     if node.catalog_producer_timestamp is not None and pt < node.catalog_producer_timestamp:
         return "stale"
+    resource_gc_guard_shared(cursor)  # ops: retention's resource GC never races this store
     env_id = environment_id(cursor, cmd["environment"])
     prod_id = producer_id(cursor, cmd["producer"])
     hashed, set_hash, edge_hash, edges = catalog_digests(cmd)
