@@ -44,3 +44,24 @@ def artifacts_dir(request) -> Path:
     path = Path(__file__).resolve().parents[1] / "test-artifacts" / request.node.name.replace("/", "_")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# Rows created by data migrations; transactional tests flush every table when they end, so these
+# (idempotent) functions are run again before each database test.
+_MIGRATION_DATA = [
+    ("enc.migrations.0002_enc_root_and_state", "create"),
+    ("inventory.migrations.0002_ui_roles", "create_roles"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("_django_db_helper")
+    for module, function in _MIGRATION_DATA:
+        getattr(importlib.import_module(module), function)(apps, None)

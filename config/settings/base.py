@@ -222,6 +222,11 @@ READY_REQUIRED_CHECKS = ["database", "broker"]
 # Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
 # pypuppetdb on a trusted network). Default off: a token or a session is required.
 PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)
+# Native API docs (Swagger UI / Redoc) served from local static files, never a CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]  # noqa: F405 - query issue
+SPECTACULAR_SETTINGS.update(
+    {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+)
 
 # --- web UI (issue 6) -----------------------------------------------------------------------
 # The agents' run interval (check-in histogram) and after how long without a report an active node

@@ -21,6 +21,7 @@ urlpatterns = [
     path("where/", where_views.where_applied, name="where_applied"),
     path("reports/", include("reports.ui.urls")),
     path("inbox/", include("ingest.ui.urls")),
+    path("rollout/", include("reports.orchestration.ui")),  # hooks (issue 8): code rollout progress
 ]
 
 if classification_available():

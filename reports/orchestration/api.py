@@ -254,7 +254,6 @@ class DeliverySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "uuid",
-            "event_id",
             "kind",
             "state",
             "attempts",

@@ -1,10 +1,10 @@
 """Recording domain events: the history table, NOTIFY, and the fan-out to webhooks.
 
-``record`` runs inside the ingest transaction (the signal receivers call it). It takes a
-transaction-level advisory lock before inserting, so event ids are handed out in commit order
-(the lock is held until COMMIT), then sends ``NOTIFY stagehand_events`` (delivered by PostgreSQL
-only if and when the transaction commits) and creates the webhook delivery rows, whose sending is
-queued with ``transaction.on_commit``.
+``record`` runs inside the ingest transaction (the signal receivers call it). It inserts the
+history row (its stream position ``seq`` is stamped at COMMIT by a deferred trigger, in commit
+order: see ``models.Event``), sends ``NOTIFY stagehand_events`` (delivered by PostgreSQL only if
+and when the transaction commits) and creates the webhook delivery rows, whose sending is queued
+with ``transaction.on_commit``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from reports.orchestration.models import Event, EventKind
 log = logging.getLogger(__name__)
 
 CHANNEL = "stagehand_events"
-# pg_advisory_xact_lock key: serialises event-id assignment with commit order.
-LOCK_KEY = 0x53544147_45485631  # "STAGEHV1"
 
 FAILED, CHANGED, UNCHANGED, NOOP = "failed", "changed", "unchanged", "noop"
 RUN_STATUSES = (CHANGED, UNCHANGED, FAILED, NOOP)
@@ -45,8 +43,6 @@ def _iso(value) -> str | None:
 
 def record(kind: str, *, certname: str = "", environment: str = "", status: str = "", code_id: str = "", data: dict):
     """Append one event (inside the caller's transaction) and fan it out. Returns the Event."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
     event = Event.objects.create(
         kind=kind,
         certname=certname or "",

@@ -84,7 +84,10 @@ class EventFilter:
         names = [c for c in certnames if c]
         if not names:
             return set()
-        return set(query_queryset(self.query).filter(certname__in=names).values_list("certname", flat=True))
+        # Events also concern nodes that are (now) inactive, e.g. node_deactivated.
+        return set(
+            query_queryset(self.query, active_only=False).filter(certname__in=names).values_list("certname", flat=True)
+        )
 
     def as_dict(self) -> dict:
         return {

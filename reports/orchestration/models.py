@@ -1,9 +1,11 @@
 """Event history, webhooks and webhook deliveries (app label ``reports``).
 
 ``Event`` is the bounded, PostgreSQL-backed history behind the SSE stream and webhooks. Rows are
-written by the signal receivers inside the ingest transaction that stored the change, under a
-transaction-level advisory lock, so ids (a bigserial, used as the SSE event id) are assigned in
-commit order: a reader that has seen id N will never later see a smaller id appear.
+written by the signal receivers inside the ingest transaction that stored the change. At COMMIT a
+deferred trigger stamps ``seq`` (a bigserial-style sequence, used as the SSE event id) while
+holding an advisory lock until the commit is done, so ``seq`` follows commit order: a reader that
+has seen N never later sees a smaller one appear. Only the commit tail is serialised, never the
+ingest transaction itself (which may hold node row locks: no deadlock is possible).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class EventKind(models.TextChoices):
 
 class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
+    # The stream position and SSE event id: stamped from its own sequence by a deferred constraint
+    # trigger at COMMIT, under a transaction-level advisory lock, so it follows commit order
+    # (``id`` follows insert order, which concurrent transactions commit out of). NULL only
+    # inside the inserting transaction.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
     created = models.DateTimeField(db_default=models.functions.Now())
     kind = models.TextField(choices=EventKind.choices)
     certname = models.TextField(blank=True, default="")
@@ -79,10 +86,12 @@ class DeliveryState(models.TextChoices):
 class WebhookDelivery(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     webhook = models.ForeignKey(Webhook, models.CASCADE, related_name="deliveries")
-    # The event may be pruned from the history; the body keeps what was (and will be) sent.
+    # The history row (Event.id); the event may be pruned later, the body keeps what was sent.
     event_id = models.BigIntegerField(null=True, blank=True)
     kind = models.TextField()
-    body = models.TextField(help_text="The exact JSON bytes sent (and signed), identical on every attempt.")
+    body = models.TextField(
+        blank=True, help_text="The exact JSON sent (and signed), identical on every attempt; written by the first."
+    )
     state = models.TextField(choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.IntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)

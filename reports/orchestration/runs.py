@@ -166,12 +166,12 @@ def parse_request(data, *, default_timeout: float) -> WaitRequest:
 
 @dataclass
 class Evaluation:
-    done: dict[str, Report] = field(default_factory=dict)  # certname -> satisfying latest report
+    done: dict[str, tuple] = field(default_factory=dict)  # certname -> (report id, producer_timestamp, status)
     pending: dict[str, dict] = field(default_factory=dict)  # certname -> why
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.done.values() if r.status == FAILED)
+        return sum(1 for _, _, status in self.done.values() if status == FAILED)
 
     @property
     def complete(self) -> bool:
@@ -181,9 +181,7 @@ class Evaluation:
 REPORT_FIELDS = [
     "id",
     "hash",
-    "node_id",
     "certname",
-    "environment_id",
     "status",
     "noop",
     "noop_pending",
@@ -193,13 +191,12 @@ REPORT_FIELDS = [
     "configuration_version",
     "transaction_uuid",
     "producer_timestamp",
-    "start_time",
-    "end_time",
+    "run_duration",
     "resources_total",
     "resources_changed",
     "resources_failed",
-    "run_duration",
 ]
+CONDITION_FIELDS = ("code_id", "catalog_uuid", "configuration_version")
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -208,45 +205,48 @@ def _chunks(items: list, size: int = CHUNK):
 
 
 def evaluate(known: dict[str, int], unknown: list[str], condition: Condition) -> Evaluation:
+    """Which of the ``known`` nodes ({certname: id}) are done; ``unknown`` certnames are pending.
+    Two indexed queries per chunk of nodes (nodes by id; their latest reports by id, the time
+    bound pruning partitions), returning tuples only."""
     result = Evaluation()
     for certname in unknown:
         result.pending[certname] = {"certname": certname, "reason": "unknown node (no data yet)"}
     nodes = []
     for chunk in _chunks(list(known.values())):
         nodes.extend(
-            Node.objects.filter(pk__in=chunk).values(
-                "id", "certname", "latest_report_id", "report_timestamp", "latest_report_code_id", "deactivated"
+            Node.objects.filter(pk__in=chunk).values_list(
+                "certname", "latest_report_id", "report_timestamp", "latest_report_code_id"
             )
         )
-    report_ids = [n["latest_report_id"] for n in nodes if n["latest_report_id"]]
-    reports: dict[int, Report] = {}
+    report_ids = [n[1] for n in nodes if n[1]]
+    reports: dict[int, tuple] = {}
     for chunk in _chunks(report_ids):
         qs = Report.objects.filter(pk__in=chunk)
         if condition.reported_after:
             qs = qs.filter(producer_timestamp__gt=condition.reported_after)
-        for report in qs.only(*REPORT_FIELDS):
-            reports[report.id] = report
-    for node in nodes:
-        report = reports.get(node["latest_report_id"])
+        for row in qs.values_list("id", "producer_timestamp", "status", *CONDITION_FIELDS):
+            reports[row[0]] = row
+    for certname, report_id, report_timestamp, last_code_id in nodes:
+        report = reports.get(report_id)
         reason = None
-        if node["latest_report_id"] is None:
+        if report_id is None:
             reason = "no report yet"
         elif report is None:
             reason = "no report after reported_after"
         else:
-            for name in ("code_id", "catalog_uuid", "configuration_version"):
+            for index, name in enumerate(CONDITION_FIELDS, start=3):
                 wanted = getattr(condition, name)
-                if wanted and getattr(report, name) != wanted:
-                    reason = f"latest report has {name} {getattr(report, name)!r}"
+                if wanted and report[index] != wanted:
+                    reason = f"latest report has {name} {report[index]!r}"
                     break
         if reason is None:
-            result.done[node["certname"]] = report
+            result.done[certname] = report[:3]
         else:
-            result.pending[node["certname"]] = {
-                "certname": node["certname"],
+            result.pending[certname] = {
+                "certname": certname,
                 "reason": reason,
-                "last_report_at": _iso(node["report_timestamp"]),
-                "last_code_id": node["latest_report_code_id"],
+                "last_report_at": _iso(report_timestamp),
+                "last_code_id": last_code_id,
             }
     return result
 
@@ -256,7 +256,9 @@ def _iso(value) -> str | None:
 
 
 def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
-    """Evaluate, and re-evaluate on relevant notifications until complete or the timeout."""
+    """Evaluate, and re-evaluate the still-pending nodes on relevant notifications, until every
+    node is done (a done node stays done with the report that satisfied the condition), a node
+    failed with ``fail_fast``, or the timeout."""
     hub = hub or notify.hub
     started = clock()
     deadline = started + request.timeout
@@ -265,6 +267,7 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         raise SelectionError("nodes", f"the selection matched no nodes: {request.selection.describe()}")
     if request.timeout > 0:
         hub.ensure_started()  # listening before the first evaluation: no notification is missed
+    total = Evaluation()
     while True:
         seq = hub.seq
         if unknown:  # a first report may have created them
@@ -272,51 +275,68 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
             if newly:
                 known.update(newly)
                 unknown = [c for c in unknown if c not in newly]
-        evaluation = evaluate(known, unknown, request.condition)
+        step = evaluate(known, unknown, request.condition)
+        total.done.update(step.done)
+        total.pending = step.pending
+        for certname in step.done:
+            known.pop(certname, None)
         remaining = deadline - clock()
-        if evaluation.complete or remaining <= 0 or (request.fail_fast and evaluation.failed):
+        if total.complete or remaining <= 0 or (request.fail_fast and total.failed):
             break
         notify.release_connection()
         pause = settings.HOOKS_SAFETY_POLL_SECONDS if hub.listening else settings.HOOKS_POLL_SECONDS
-        hub.wait(seq, min(remaining, pause), interest=set(evaluation.pending))
-    return build_result(request, evaluation, waited=clock() - started)
+        hub.wait(seq, min(remaining, pause), interest=set(total.pending))
+    return build_result(request, total, waited=clock() - started)
+
+
+def _done_reports(evaluation: Evaluation) -> list[dict]:
+    ids = [report_id for report_id, _, _ in evaluation.done.values()]
+    days = sorted({ts for _, ts, _ in evaluation.done.values()})
+    rows = []
+    for chunk in _chunks(ids):
+        qs = Report.objects.filter(pk__in=chunk)
+        if days:
+            qs = qs.filter(producer_timestamp__gte=days[0], producer_timestamp__lte=days[-1])
+        rows.extend(qs.values(*REPORT_FIELDS))
+    return rows
 
 
 def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) -> dict:
-    failures = _failure_details([r for r in evaluation.done.values() if r.status == FAILED])
+    reports = {row["certname"]: row for row in _done_reports(evaluation)}
+    failures = _failure_details([r for r in reports.values() if r["status"] == FAILED])
     counts = dict.fromkeys(RUN_STATUSES, 0)
     done = []
-    for certname in sorted(evaluation.done):
-        report = evaluation.done[certname]
-        status = run_status(report.status, report.noop, report.noop_pending)
+    for certname in sorted(reports):
+        report = reports[certname]
+        status = run_status(report["status"], report["noop"], report["noop_pending"])
         counts[status] = counts.get(status, 0) + 1
         item = {
             "certname": certname,
             "status": status,
-            "report_status": report.status,
-            "noop": report.noop,
-            "noop_pending": report.noop_pending,
-            "corrective_change": report.corrective_change,
-            "code_id": report.code_id,
-            "catalog_uuid": report.catalog_uuid,
-            "configuration_version": report.configuration_version,
-            "transaction_uuid": report.transaction_uuid,
-            "producer_timestamp": _iso(report.producer_timestamp),
-            "run_duration": report.run_duration,
+            "report_status": report["status"],
+            "noop": report["noop"],
+            "noop_pending": report["noop_pending"],
+            "corrective_change": report["corrective_change"],
+            "code_id": report["code_id"],
+            "catalog_uuid": report["catalog_uuid"],
+            "configuration_version": report["configuration_version"],
+            "transaction_uuid": report["transaction_uuid"],
+            "producer_timestamp": _iso(report["producer_timestamp"]),
+            "run_duration": report["run_duration"],
             "resources": {
-                "total": report.resources_total,
-                "changed": report.resources_changed,
-                "failed": report.resources_failed,
+                "total": report["resources_total"],
+                "changed": report["resources_changed"],
+                "failed": report["resources_failed"],
             },
-            "report_hash": report.hash,
-            "report_url": f"/pdb/query/v4/reports?query=%5B%22%3D%22%2C%22hash%22%2C%22{report.hash}%22%5D",
-            "events_url": f"/pdb/query/v4/reports/{report.hash}/events",
+            "report_hash": report["hash"],
+            "report_url": f"/pdb/query/v4/reports?query=%5B%22%3D%22%2C%22hash%22%2C%22{report['hash']}%22%5D",
+            "events_url": f"/pdb/query/v4/reports/{report['hash']}/events",
         }
         if status == FAILED:
-            item["failed_resources"], item["errors"] = failures.get(report.id, ([], []))
+            item["failed_resources"], item["errors"] = failures.get(report["id"], ([], []))
         done.append(item)
     pending = [evaluation.pending[c] for c in sorted(evaluation.pending)]
-    if evaluation.failed:
+    if counts[FAILED]:
         outcome = "failed"
     elif pending:
         outcome = "pending"
@@ -324,8 +344,8 @@ def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) ->
         outcome = "succeeded"
     return {
         "outcome": outcome,
-        "complete": evaluation.complete,
-        "timed_out": bool(pending) and not (request.fail_fast and evaluation.failed),
+        "complete": not pending,
+        "timed_out": bool(pending) and not (request.fail_fast and counts[FAILED]),
         "waited_seconds": round(waited, 3),
         "selection": request.selection.describe(),
         "condition": request.condition.describe(),
@@ -335,12 +355,12 @@ def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) ->
     }
 
 
-def _failure_details(reports: list[Report]) -> dict[int, tuple[list, list]]:
+def _failure_details(reports: list[dict]) -> dict[int, tuple[list, list]]:
     """Failed resources (resource events with status failure) and error-level log messages."""
     if not reports:
         return {}
-    out: dict[int, tuple[list, list]] = {r.id: ([], []) for r in reports}
-    timestamps = sorted({r.producer_timestamp for r in reports})
+    out: dict[int, tuple[list, list]] = {r["id"]: ([], []) for r in reports}
+    timestamps = sorted({r["producer_timestamp"] for r in reports})
     events = (
         ResourceEvent.objects.filter(
             report_id__in=list(out), report_timestamp__in=timestamps, status=ResourceEvent.Status.FAILURE

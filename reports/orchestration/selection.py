@@ -1,6 +1,5 @@
-"""Selecting nodes: certname lists, environments, node queries (PQL or AST, through
-``inventory.query.node_queryset`` when the query engine is installed) and ENC groups (when the
-ENC app provides them)."""
+"""Selecting nodes: certname lists, environments, node queries (PQL, AST or a UI condition,
+through ``inventory.query.node_queryset``) and ENC classification groups (``enc.service.members``)."""
 
 from __future__ import annotations
 
@@ -36,14 +35,14 @@ def parse_query(value):
     raise SelectionError("query", "must be a PQL string or an AST list")
 
 
-def query_queryset(query):
+def query_queryset(query, *, active_only: bool = True):
     """Nodes matching a PQL/AST query (raises SelectionError naming the problem)."""
     try:
         from inventory.query import QueryError, node_queryset
     except ImportError:
         raise SelectionError("query", "node queries are not available in this installation") from None
     try:
-        return node_queryset(query)
+        return node_queryset(query, active_only=active_only)
     except QueryError as exc:
         raise SelectionError("query", str(exc)) from None
 
@@ -57,15 +56,27 @@ def environment_q(name: str) -> Q:
     )
 
 
-def group_queryset(group: str):
+def group_queryset(group: str, limit: int):
+    """Active nodes the ENC classifies into ``group`` (a group name or id) right now."""
+    import uuid
+
     try:
-        from enc import selection as enc_selection  # provided by the ENC app, when present
+        from enc import service
+        from enc.models import NodeGroup
     except ImportError:
         raise SelectionError("group", "classification groups are not available in this installation") from None
-    try:
-        return enc_selection.group_nodes(group)
-    except LookupError as exc:
-        raise SelectionError("group", str(exc)) from None
+    found = NodeGroup.objects.filter(name=group).first()
+    if found is None:
+        try:
+            found = NodeGroup.objects.filter(id=uuid.UUID(str(group))).first()
+        except ValueError:
+            found = None
+    if found is None:
+        raise SelectionError("group", f"no classification group named {group!r}")
+    members = service.members(found.id, limit=limit + 1)
+    if members["truncated"] or members["count"] > limit:
+        raise SelectionError("nodes", f"the group has more than {limit} nodes (RUNS_WAIT_MAX_NODES)")
+    return Node.objects.filter(certname__in=members["nodes"])
 
 
 @dataclass
@@ -90,7 +101,7 @@ class Selection:
             out["group"] = self.group
         return out
 
-    def queryset(self):
+    def queryset(self, limit: int = 50000):
         """Active nodes matching every given criterion except the certname list."""
         qs = Node.objects.active()
         if self.environment:
@@ -98,7 +109,7 @@ class Selection:
         if self.query is not None:
             qs = qs.filter(pk__in=query_queryset(self.query).values("pk"))
         if self.group:
-            qs = qs.filter(pk__in=group_queryset(self.group).values("pk"))
+            qs = qs.filter(pk__in=group_queryset(self.group, limit).values("pk"))
         return qs
 
     def resolve(self, limit: int) -> tuple[dict[str, int], list[str]]:
@@ -110,14 +121,14 @@ class Selection:
         if self.certnames:
             qs = Node.objects.filter(certname__in=self.certnames)
             if self.environment or self.query is not None or self.group:
-                narrowed = self.queryset().filter(certname__in=self.certnames)
+                narrowed = self.queryset(limit).filter(certname__in=self.certnames)
                 qs = narrowed
             known = dict(qs.values_list("certname", "id")[: limit + 1])
             unknown = []
             if not (self.environment or self.query is not None or self.group):
                 unknown = sorted(set(self.certnames) - set(known))
         else:
-            known = dict(self.queryset().values_list("certname", "id")[: limit + 1])
+            known = dict(self.queryset(limit).values_list("certname", "id")[: limit + 1])
             unknown = []
         if len(known) + len(unknown) > limit:
             raise SelectionError("nodes", f"the selection has more than {limit} nodes (RUNS_WAIT_MAX_NODES)")

@@ -1,7 +1,7 @@
 """The event stream: Server-Sent Events from the bounded event history in PostgreSQL.
 
-Each SSE event's ``id`` is the history row's id (a bigserial handed out in commit order, see
-``events``), so a client that reconnects with ``Last-Event-ID`` gets exactly the events after
+Each SSE event's ``id`` is the history row's ``seq`` (a sequence stamped in commit order, see
+``models.Event``), so a client that reconnects with ``Last-Event-ID`` gets exactly the events after
 the last one it saw, as long as they are still kept (``EVENTS_HISTORY_MAX_ROWS`` /
 ``EVENTS_HISTORY_MAX_AGE_HOURS``); when some were pruned, the stream starts with a ``gap`` event.
 A stream ends after a bounded time (``EVENTS_STREAM_MAX_SECONDS``) and clients reconnect.
@@ -23,7 +23,7 @@ BATCH = 500
 
 def event_json(event: Event) -> dict:
     return {
-        "id": event.id,
+        "id": event.seq,
         "kind": event.kind,
         "created": event.created.isoformat().replace("+00:00", "Z") if event.created else None,
         "certname": event.certname or None,
@@ -40,7 +40,7 @@ def sse(event_id: int | None, kind: str, payload: dict) -> bytes:
 
 
 def latest_id() -> int:
-    return Event.objects.aggregate(top=Max("id"))["top"] or 0
+    return Event.objects.aggregate(top=Max("seq"))["top"] or 0
 
 
 def fetch(after: int, flt: EventFilter, limit: int = BATCH) -> tuple[list[Event], int, bool]:
@@ -49,9 +49,9 @@ def fetch(after: int, flt: EventFilter, limit: int = BATCH) -> tuple[list[Event]
     top = latest_id()
     if top <= after:
         return [], after, False
-    rows = list(flt.apply(Event.objects.filter(id__gt=after, id__lte=top)).order_by("id")[:limit])
+    rows = list(flt.apply(Event.objects.filter(seq__gt=after, seq__lte=top)).order_by("seq")[:limit])
     more = len(rows) == limit
-    position = rows[-1].id if more else top
+    position = rows[-1].seq if more else top
     if flt.query is not None and rows:
         selected = flt.query_matches({row.certname for row in rows})
         rows = [row for row in rows if row.certname in selected]
@@ -59,7 +59,7 @@ def fetch(after: int, flt: EventFilter, limit: int = BATCH) -> tuple[list[Event]
 
 
 def gap_before(after: int) -> dict | None:
-    oldest = Event.objects.aggregate(low=Min("id"))["low"]
+    oldest = Event.objects.aggregate(low=Min("seq"))["low"]
     if oldest is not None and after + 1 < oldest:
         return {"last_event_id": after, "oldest_kept_id": oldest, "message": "events in between were pruned"}
     return None
@@ -92,7 +92,7 @@ def stream(
             seq = hub.seq
             rows, after, more = fetch(after, flt)
             for row in rows:
-                yield sse(row.id, row.kind, event_json(row))
+                yield sse(row.seq, row.kind, event_json(row))
             notify.release_connection()
             now = time.monotonic()
             if now >= deadline:

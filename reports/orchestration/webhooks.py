@@ -92,22 +92,31 @@ def body_for(event_payload: dict, hook: Webhook, delivery_uuid) -> str:
 
 
 def fan_out(event: Event) -> list[WebhookDelivery]:
-    """Create the deliveries of one event (in the caller's transaction); send them after commit."""
+    """Create the deliveries of one event (in the caller's transaction); send them after commit.
+
+    The body is written by the first attempt, once the event has its stream id (stamped at
+    commit), and is then the same bytes on every retry."""
     hooks = matching_hooks(event)
     if not hooks:
         return []
+    return create_deliveries(hooks, event.id, event.kind, None)
+
+
+def _event_payload(delivery: WebhookDelivery) -> dict:
     from reports.orchestration.stream import event_json
 
-    payload = event_json(event)
-    return create_deliveries(hooks, event.id, event.kind, payload)
+    event = Event.objects.filter(pk=delivery.event_id).first() if delivery.event_id else None
+    if event is None:  # pruned before it could be sent (only after a very long outage)
+        return {"id": None, "kind": delivery.kind, "data": {}, "note": "event no longer kept"}
+    return event_json(event)
 
 
-def create_deliveries(hooks, event_id, kind, payload) -> list[WebhookDelivery]:
+def create_deliveries(hooks, event_id, kind, payload: dict | None) -> list[WebhookDelivery]:
     now = timezone.now()
     deliveries = []
     for hook in hooks:
         delivery = WebhookDelivery(webhook=hook, event_id=event_id, kind=kind, next_attempt_at=now)
-        delivery.body = body_for(payload, hook, delivery.uuid)
+        delivery.body = body_for(payload, hook, delivery.uuid) if payload is not None else ""
         deliveries.append(delivery)
     WebhookDelivery.objects.bulk_create(deliveries)
     ids = [d.pk for d in deliveries]
@@ -196,10 +205,12 @@ def attempt(delivery_id: int) -> float | None:
             return None
         if delivery.next_attempt_at and delivery.next_attempt_at > now + dt.timedelta(seconds=1):
             return (delivery.next_attempt_at - now).total_seconds()  # an early (duplicate) message
+        if not delivery.body:
+            delivery.body = body_for(_event_payload(delivery), hook, delivery.uuid)
         delivery.state = DeliveryState.SENDING
         delivery.claimed_at = now
         delivery.attempts += 1
-        delivery.save(update_fields=["state", "claimed_at", "attempts"])
+        delivery.save(update_fields=["state", "claimed_at", "attempts", "body"])
     body = delivery.body.encode()
     headers = {
         "Content-Type": "application/json",

@@ -1,7 +1,9 @@
 """Event history: every signal becomes one row, in the ingest transaction, in commit order."""
 
+import threading
+
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from reports.orchestration import events
 from reports.orchestration.models import Event
@@ -58,3 +60,32 @@ def test_prune_keeps_the_newest_rows():
     deleted = events.prune(max_rows=3, max_age_hours=24)
     assert deleted == len(ids) - 3
     assert list(Event.objects.order_by("id").values_list("id", flat=True)) == ids[-3:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stream_position_follows_commit_order_not_insert_order():
+    """A transaction that inserts its event first but commits last gets the later position, so
+    a reader that has seen position N never later sees a smaller one appear."""
+    inserted, release = threading.Event(), threading.Event()
+
+    def slow_transaction():
+        try:
+            with transaction.atomic():
+                events.record("command_dead", certname="first-in.example", data={})
+                inserted.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_transaction)
+    thread.start()
+    assert inserted.wait(30)
+    with transaction.atomic():
+        events.record("command_dead", certname="second-in.example", data={})
+    assert list(Event.objects.values_list("certname", flat=True)) == ["second-in.example"]
+    assert Event.objects.get().seq is not None
+    release.set()
+    thread.join(30)
+    by_position = list(Event.objects.order_by("seq").values_list("certname", "id"))
+    assert [name for name, _ in by_position] == ["second-in.example", "first-in.example"]
+    assert by_position[0][1] > by_position[1][1]  # while the row ids follow insert order

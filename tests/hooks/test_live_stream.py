@@ -119,18 +119,27 @@ def test_stream_filters(web):
     reader = open_stream(web, raw, {"last_event_id": "0", "kind": "node_deactivated", "max_seconds": "1"})
     got = [e for e in iter(reader.next, None) if e["event"] != "end"]
     assert [(e["data"]["certname"], e["data"]["status"]) for e in got] == [("f3.example", "deactivated")]
+    query = 'nodes[certname] { certname in ["f2.example", "f3.example"] }'
+    reader = open_stream(web, raw, {"last_event_id": "0", "kind": "report_stored", "query": query, "max_seconds": "1"})
+    got = [e for e in iter(reader.next, None) if e["event"] != "end"]
+    assert [e["data"]["certname"] for e in got] == ["f2.example", "f3.example"]  # f3 is inactive now, still matches
+    headers = {"Authorization": f"Bearer {raw}"}
+    bad = requests.get(
+        web.url + "/api/v1/events/stream", params={"query": "nodes[certname] {"}, headers=headers, timeout=10
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "query"
 
 
 def test_stream_says_when_history_was_pruned_and_rejects_bad_input(web):
     raw = token(("read",))
     for i in range(4):
         store_report(f"g{i}.example", status="changed")
-    first_id = Event.objects.order_by("id").first().id
+    first_id = Event.objects.order_by("seq").first().seq
     events.prune(max_rows=2, max_age_hours=24)
     reader = open_stream(web, raw, {"max_seconds": "1"}, headers={"Last-Event-ID": str(first_id)})
     gap = reader.next()
     assert gap["event"] == "gap" and gap["data"]["last_event_id"] == first_id
-    assert gap["data"]["oldest_kept_id"] == Event.objects.order_by("id").first().id
+    assert gap["data"]["oldest_kept_id"] == Event.objects.order_by("seq").first().seq
     headers = {"Authorization": f"Bearer {raw}"}
     bad = requests.get(web.url + "/api/v1/events/stream", params={"status": "purple"}, headers=headers, timeout=10)
     assert bad.status_code == 400 and bad.json()["field"] == "status"

@@ -57,3 +57,29 @@ def test_rollout_counts_across_three_deployments(client):
     missing = client.get("/api/v1/rollout", {"environment": "nowhere"}, **reader)
     assert missing.status_code == 404 and "nowhere" in missing.json()["error"]
     assert client.get("/api/v1/rollout").status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_rollout_progress_page(client, django_assert_max_num_queries):
+    from django.contrib.auth.models import Group, User
+
+    now = timezone.now()
+    for i in range(3):
+        run(f"p{i}.example", "c1", now - dt.timedelta(hours=2))
+    run("p0.example", "c2", now - dt.timedelta(hours=1), status="failed")
+    run("q0.example", "c9", now, environment="qa")
+    user = User.objects.create_user("vera", password="pw")
+    user.groups.add(Group.objects.get_or_create(name="viewer")[0])
+    assert client.get("/rollout/").status_code == 302  # sign in first
+    client.force_login(user)
+    with django_assert_max_num_queries(20):
+        page = client.get("/rollout/", {"env": "production"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'Newest code <span class="mono">c2</span>: on 1 of 3 nodes (33.3%)' in html
+    assert '<progress id="ro-p-1" max="3" value="1">' in html
+    assert "Nodes per code_id in production" in html and "qa" not in html.split("</form>")[1]
+    everything = client.get("/rollout/").content.decode()
+    assert '<h2 id="ro-1">production</h2>' in everything and '<h2 id="ro-2">qa</h2>' in everything
+    assert "unknown environment" in client.get("/rollout/", {"env": "nope"}).content.decode()
+    assert 'href="/rollout/" aria-current="page"' in html

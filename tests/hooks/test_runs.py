@@ -130,3 +130,45 @@ def test_wait_needs_read_scope(client):
     writer = auth(token(("write",), username="writer"))
     response = client.post("/api/v1/runs/wait", body, content_type="application/json", **writer)
     assert response.status_code == 403
+
+
+@WEB
+@pytest.mark.django_db
+def test_selection_by_node_query_and_classification_group(client, reader):
+    from enc import service
+    from enc.models import ROOT_ID
+
+    before = timezone.now() - dt.timedelta(minutes=1)
+    for name in ("web1", "web2", "db1"):
+        store_report(f"{name}.example", status="changed", environment="production")
+    service.create_group({"name": "webservers", "parent": str(ROOT_ID), "rule": ["~", "name", "^web"]}, actor="test")
+    common = {"reported_after": before.isoformat(), "timeout": 0}
+    pql = client.post(
+        "/api/v1/runs/wait",
+        {**common, "query": 'nodes[certname] { certname ~ "^web" }'},
+        content_type="application/json",
+        **reader,
+    ).json()
+    assert [d["certname"] for d in pql["done"]] == ["web1.example", "web2.example"]
+    ast = client.post(
+        "/api/v1/runs/wait",
+        {**common, "query": ["=", "certname", "db1.example"]},
+        content_type="application/json",
+        **reader,
+    ).json()
+    assert [d["certname"] for d in ast["done"]] == ["db1.example"]
+    group = client.post(
+        "/api/v1/runs/wait", {**common, "group": "webservers"}, content_type="application/json", **reader
+    ).json()
+    assert [d["certname"] for d in group["done"]] == ["web1.example", "web2.example"]
+    narrowed = client.get(
+        "/api/v1/runs/wait", {**common, "group": "webservers", "certname": "web2.example,db1.example"}, **reader
+    ).json()
+    assert [d["certname"] for d in narrowed["done"]] == ["web2.example"]
+    for body, field in [
+        ({**common, "query": '["=", "certname"'}, "query"),
+        ({**common, "query": ["bogus-op", "certname", "x"]}, "query"),
+        ({**common, "group": "no-such-group"}, "group"),
+    ]:
+        response = client.post("/api/v1/runs/wait", body, content_type="application/json", **reader)
+        assert response.status_code == 400 and response.json()["field"] == field, response.content

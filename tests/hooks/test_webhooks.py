@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from reports.orchestration import webhooks
-from reports.orchestration.models import DeliveryState, Webhook, WebhookDelivery
+from reports.orchestration.models import DeliveryState, Event, Webhook, WebhookDelivery
 from tests.hooks.factory import store_report
 from tests.hooks.helpers import auth, token
 from tests.hooks.receiver import Receiver
@@ -53,6 +53,7 @@ def test_webhook_api_admin_only_secret_once_and_validation(client):
         ({**body, "statuses": ["purple"]}, "statuses"),
         ({**body, "secret": "short"}, "secret"),
         ({"url": "http://127.0.0.1:9/"}, "name"),
+        ({**body, "node_query": ["no-such-operator", "certname", "x"]}, "node_query"),
     ]:
         response = client.post("/api/v1/webhooks", bad, content_type="application/json", **admin)
         assert response.status_code == 400 and field in response.json(), (field, response.content)
@@ -78,15 +79,22 @@ def test_deliveries_follow_the_hook_filters():
         environments=["production"],
     )
     Webhook.objects.create(name="off", url="http://127.0.0.1:9/", secret="z" * 20, enabled=False)
+    by_query = Webhook.objects.create(
+        name="query",
+        url="http://127.0.0.1:9/",
+        secret="q" * 20,
+        kinds=["report_stored"],
+        node_query=["=", "certname", "b.example"],
+    )
     store_report("a.example", status="unchanged")  # report_stored + node_status_changed
     store_report("b.example", status="failed", environment="staging")
     store_report("c.example", status="failed")
     assert WebhookDelivery.objects.filter(webhook=every).count() == 6
     mine = WebhookDelivery.objects.filter(webhook=failures)
-    assert [orjson.loads(d.body)["event"]["certname"] for d in mine] == ["c.example"]
-    body = orjson.loads(mine[0].body)
-    assert body["webhook"] == {"id": failures.pk, "name": "failures"}
-    assert body["delivery"] == str(mine[0].uuid) and body["event"]["kind"] == "report_stored"
+    assert [Event.objects.get(pk=d.event_id).certname for d in mine] == ["c.example"]
+    assert mine[0].kind == "report_stored" and mine[0].state == DeliveryState.PENDING
+    queried = WebhookDelivery.objects.filter(webhook=by_query)
+    assert [Event.objects.get(pk=d.event_id).certname for d in queried] == ["b.example"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,6 +120,9 @@ def test_attempts_record_each_try_and_stop_after_max_attempts():
     sent = receiver.requests[0]
     assert webhooks.verify(hook.secret, sent["body"], sent["headers"]["X-Stagehand-Signature-256"])
     assert sent["headers"]["X-Stagehand-Event"] == "ping"
+    body = orjson.loads(sent["body"])
+    assert body["webhook"] == {"id": hook.pk, "name": "r"} and body["delivery"] == str(delivery.uuid)
+    assert body["event"]["kind"] == "ping"
 
 
 @pytest.mark.django_db(transaction=True)
