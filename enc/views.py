@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from api.models import hash_token
+from config import metrics  # ops: metrics
 from config.security import policy
 from enc import render, resolver, store
 
@@ -159,6 +160,7 @@ def _lookup(request, certname: str, keys_for):
 
 
 @csrf_exempt
+@metrics.observe_classification  # ops: ENC classifications and latency
 def classify(request, certname: str):
     if request.method not in ("GET", "POST"):
         return _error(405, f"method {request.method} not allowed; use GET or POST")
