@@ -273,6 +273,7 @@ WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0, minim
 WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+HOOKS_WEBHOOK_CACHE_SECONDS = env_float("HOOKS_WEBHOOK_CACHE_SECONDS", 5.0, minimum=0.0)
 CELERY_BEAT_SCHEDULE["stagehand.hooks.prune_events"] = {"task": "stagehand.hooks.prune_events", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["stagehand.hooks.requeue_deliveries"] = {
     "task": "stagehand.hooks.requeue_deliveries",

@@ -320,6 +320,8 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def ping(self, request, pk=None):
         hook = self.get_object()
         delivery = webhooks.ping(hook)
+        if delivery is None:
+            return Response({"error": "the webhook is disabled; enable it first"}, status=status.HTTP_409_CONFLICT)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
@@ -367,9 +369,13 @@ class RedeliverView(APIView):
         import orjson
 
         obj = get_object_or_404(WebhookDelivery.objects.filter(webhook_id=pk).select_related("webhook"), uuid=delivery)
+        if not obj.body:
+            return Response({"error": "this delivery has not been attempted yet"}, status=status.HTTP_409_CONFLICT)
         payload = orjson.loads(obj.body)["event"]
-        new = webhooks.create_deliveries([obj.webhook], obj.event_id, obj.kind, payload)[0]
-        return Response(DeliverySerializer(new).data, status=status.HTTP_202_ACCEPTED)
+        created = webhooks.create_deliveries([obj.webhook], obj.event_id, obj.kind, payload)
+        if not created:
+            return Response({"error": "the webhook is disabled; enable it first"}, status=status.HTTP_409_CONFLICT)
+        return Response(DeliverySerializer(created[0]).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- rollout -------------------------------------------------------------------------------
