@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.observability import request_id_var
+from config.security import policy_scope_permission
 from inventory import archive, retention
 
 
@@ -26,6 +27,10 @@ class AdminCommandView(APIView):
     or ``{"command": "delete", "version": 1, "payload": {"certname": c}}``."""
 
     required_scope = "admin"
+    # The access policy (config/security.py) identified the caller — token, client certificate,
+    # session (CSRF-checked) — and already refused anyone without the admin scope.
+    authentication_classes: list = []
+    permission_classes = [policy_scope_permission()]
 
     def post(self, request):
         body = request.data
@@ -60,6 +65,8 @@ class ArchiveView(APIView):
     import such an archive into the inbox."""
 
     required_scope = "admin"
+    authentication_classes: list = []
+    permission_classes = [policy_scope_permission()]
     parser_classes = [MultiPartParser, FileUploadParser]
 
     def get(self, request):

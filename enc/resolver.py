@@ -58,6 +58,9 @@ class Snapshot:
     fact_keys: tuple  # top-level fact names the rules read
     uses_trusted: bool
     key: tuple = ()  # (version, changed) when loaded from the database
+    # Resolved (and rendered) classifications by the tuple of matched group ids: resolution is a
+    # pure function of the snapshot and the matched groups, so nodes in the same groups share it.
+    memo: dict = field(default_factory=dict)
 
     def by_name(self, name: str) -> CompiledGroup | None:
         for group in self.groups.values():
@@ -178,6 +181,7 @@ class Result:
     conflicts: list = field(default_factory=list)
     # (kind, key) -> {"value", "group", "overridden": [groups]} when asked for provenance.
     sources: dict | None = None
+    rendered: dict = field(default_factory=dict)  # format -> bytes, filled by the ENC view
 
     def as_enc(self, *, environment: bool = True) -> dict:
         """What Puppet's exec terminus reads: classes, parameters, environment."""
@@ -186,12 +190,12 @@ class Result:
             data["environment"] = self.environment
         return data
 
-    def conflict_message(self) -> str:
+    def conflict_message(self, certname: str | None = None) -> str:
         parts = []
         for c in self.conflicts:
             groups = ", ".join(f"{g['name']!r} ({_short(g.get('value'))})" for g in c["groups"])
             parts.append(f"{c['kind']} {c['key']}: {groups}")
-        return f"classification conflict for {self.certname}: " + "; ".join(parts)
+        return f"classification conflict for {certname or self.certname}: " + "; ".join(parts)
 
 
 def _short(value: Any) -> str:
@@ -283,6 +287,23 @@ def classify(snapshot: Snapshot, certname: str, facts: dict | None, trusted: dic
         trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else {}
     groups = matched_groups(snapshot, certname, facts, trusted)
     return resolve(snapshot, certname, groups)
+
+
+MEMO_LIMIT = 20_000
+
+
+def classify_memo(snapshot: Snapshot, certname: str, facts: dict, trusted: dict) -> Result:
+    """``classify`` sharing the resolved result between nodes in the same groups. The result's
+    ``certname`` is the first node's: pass the certname to ``conflict_message``."""
+    groups = matched_groups(snapshot, certname, facts, trusted)
+    ids = tuple(g.id for g in groups)
+    result = snapshot.memo.get(ids)
+    if result is None:
+        result = resolve(snapshot, certname, groups)
+        if len(snapshot.memo) >= MEMO_LIMIT:
+            snapshot.memo.clear()
+        snapshot.memo[ids] = result
+    return result
 
 
 # --- explanation -----------------------------------------------------------------------------

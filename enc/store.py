@@ -8,13 +8,17 @@ MVCC snapshot), so an answer always comes from exactly one committed version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from django.db import connection, transaction
+import psycopg
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from enc.models import STATE_ID
 from enc.resolver import Snapshot, compile_snapshot
@@ -100,21 +104,31 @@ cache = SnapshotCache()
 # --- facts -----------------------------------------------------------------------------------
 
 
-def _facts_expression(keys: tuple | None) -> tuple[str, list]:
-    """SQL (over alias ``f``) yielding the node's facts as JSON text: only ``keys`` when given."""
+def _facts_expression(keys: tuple | None, alias: str = "d") -> tuple[str, list]:
+    """SQL over ``<alias>.doc`` (the merged fact document, NULL for a node without facts) giving
+    the facts as JSON text: only the top-level ``keys`` when given."""
     if keys is None or len(keys) > MAX_SUBSET_KEYS:
-        return "(f.stable || f.volatile)::text", []
+        return f"{alias}.doc::text", []
     if not keys:
-        return "CASE WHEN f.node_id IS NULL THEN NULL ELSE '{}' END", []
+        return f"CASE WHEN {alias}.doc IS NULL THEN NULL ELSE '{{}}' END", []
     parts = []
     params: list = []
     for key in keys:
-        parts.append("%s::text, COALESCE(f.volatile -> %s::text, f.stable -> %s::text)")
-        params.extend([key, key, key])
+        parts.append(f"%s::text, {alias}.doc -> %s::text")
+        params.extend([key, key])
     return (
-        f"CASE WHEN f.node_id IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object({', '.join(parts)}))::text END",
+        f"CASE WHEN {alias}.doc IS NULL THEN NULL ELSE "
+        f"jsonb_strip_nulls(jsonb_build_object({', '.join(parts)}))::text END",
         params,
     )
+
+
+# ``OFFSET 0`` keeps the planner from inlining the subquery, so the (TOASTed) fact document is
+# detoasted and merged once per row rather than once per extracted key.
+_DOC_JOIN = (
+    "LEFT JOIN LATERAL (SELECT f.stable || f.volatile AS doc FROM inventory_factset f "
+    "WHERE f.node_id = n.id OFFSET 0) d ON TRUE"
+)
 
 
 def snapshot_fact_keys(snapshot: Snapshot | None) -> tuple | None:
@@ -127,21 +141,101 @@ def snapshot_fact_keys(snapshot: Snapshot | None) -> tuple | None:
     return tuple(sorted(keys))
 
 
-def lookup(certname: str, keys: tuple | None) -> tuple[tuple, dict | None, datetime | None]:
-    """One statement: (the classification key (version, changed), the node's facts (``keys``
-    only) or None, the producer timestamp of the stored facts)."""
-    expression, params = _facts_expression(keys)
-    sql = f"""
-        SELECT s.version, s.changed, {expression}, n.facts_producer_timestamp
+@functools.cache
+def _token_tables() -> tuple[str, str]:
+    from django.contrib.auth import get_user_model
+
+    from api.models import ApiToken
+
+    return ApiToken._meta.db_table, get_user_model()._meta.db_table
+
+
+@dataclass(slots=True)
+class Lookup:
+    key: tuple  # (version, changed) of the classification
+    facts: dict | None  # the node's stored facts (the requested keys only), None when unknown
+    producer_timestamp: datetime | None  # of the stored facts
+    token_id: int | None  # the API token whose hash was given, when usable
+    token_scopes: list | None
+    token_last_used: datetime | None
+
+
+_LOOKUP_SQL: dict = {}
+
+
+def _lookup_sql(keys: tuple | None, conn) -> str:
+    """The lookup statement for ``keys``, built once per key set with the fact names as SQL
+    literals (so the statement has only three parameters and is prepared server-side)."""
+    text = _LOOKUP_SQL.get(keys)
+    if text is not None:
+        return text
+    if keys is None or len(keys) > MAX_SUBSET_KEYS:
+        facts = sql.SQL("d.doc::text")
+    elif not keys:
+        facts = sql.SQL("CASE WHEN d.doc IS NULL THEN NULL ELSE '{}' END")
+    else:
+        pairs = sql.SQL(", ").join(sql.SQL("{}, d.doc -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keys)
+        facts = sql.SQL(
+            "CASE WHEN d.doc IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object({}))::text END"
+        ).format(pairs)
+    tokens, users = _token_tables()
+    statement = sql.SQL(
+        """
+        SELECT s.version, s.changed, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes, tok.last_used
         FROM enc_classificationstate s
         LEFT JOIN inventory_node n ON n.certname = %s
-        LEFT JOIN inventory_factset f ON f.node_id = n.id
+        {doc_join}
+        LEFT JOIN LATERAL (
+            SELECT t.id, t.scopes, t.last_used FROM {tokens} t JOIN {users} u ON u.id = t.user_id
+            WHERE t.key_hash = %s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
+              AND u.is_active
+        ) tok ON TRUE
         WHERE s.id = %s
-    """  # noqa: S608 - only placeholders are interpolated
+        """
+    ).format(facts=facts, doc_join=sql.SQL(_DOC_JOIN), tokens=sql.Identifier(tokens), users=sql.Identifier(users))
+    text = statement.as_string(conn)
+    if len(_LOOKUP_SQL) > 64:
+        _LOOKUP_SQL.clear()
+    _LOOKUP_SQL[keys] = text
+    return text
+
+
+def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> Lookup:
+    """ONE statement for the ENC request path: the classification version, the node's facts
+    (``keys`` only) and, when ``token_hash`` is given, the usable API token with that hash.
+    Server-side bound and prepared (psycopg ``prepare=True``): no parse or plan per request."""
+    for attempt in (1, 2):
+        try:
+            connection.ensure_connection()
+            conn = connection.connection
+            with connection.wrap_database_errors:
+                cursor = psycopg.Cursor(conn)
+                try:
+                    cursor.execute(_lookup_sql(keys, conn), [certname, token_hash, STATE_ID], prepare=True)
+                    version, changed, facts, producer_ts, token_id, scopes, last_used = cursor.fetchone()
+                finally:
+                    cursor.close()
+            break
+        except (OperationalError, InterfaceError):
+            # No per-request health check on this path (it would cost a round trip): a
+            # connection the server dropped fails here once and is replaced.
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()
+    return Lookup(
+        key=(version, changed),
+        facts=orjson.loads(facts) if facts is not None else None,
+        producer_timestamp=producer_ts,
+        token_id=token_id,
+        token_scopes=scopes,
+        token_last_used=last_used,
+    )
+
+
+def touch_token(token_id: int) -> None:
+    """Record a token's use (at most once a minute per token, like ApiToken.authenticate)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, certname, STATE_ID])
-        version, changed, facts, producer_ts = cursor.fetchone()
-    return (version, changed), (orjson.loads(facts) if facts is not None else None), producer_ts
+        cursor.execute(f"UPDATE {_token_tables()[0]} SET last_used = now() WHERE id = %s", [token_id])  # noqa: S608
 
 
 def node_facts(certname: str) -> dict | None:
@@ -161,7 +255,7 @@ def known_nodes(keys: tuple | None, batch: int = 2000):
     expression, params = _facts_expression(keys)
     sql = f"""
         SELECT n.certname, {expression}
-        FROM inventory_node n LEFT JOIN inventory_factset f ON f.node_id = n.id
+        FROM inventory_node n {_DOC_JOIN}
         WHERE n.deactivated IS NULL AND n.expired IS NULL
         ORDER BY n.certname
     """  # noqa: S608 - only placeholders are interpolated

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from api.authentication import token_from_headers
-from api.models import ApiToken
+from api.models import ApiToken, hash_token
 from enc import render, resolver, store
 
 log = logging.getLogger("stagehand.enc")
@@ -32,15 +32,24 @@ CERTNAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,255}$")
 VERSION_HEADER = "X-Stagehand-Classification-Version"
 
 
+def _response(body: bytes, content_type: str, status: int = 200) -> HttpResponse:
+    # Content-Length explicitly: the enc process runs without CommonMiddleware (which sets it),
+    # and a sized body lets the server keep the connection alive without chunking.
+    response = HttpResponse(body, content_type=content_type, status=status)
+    response["Content-Length"] = str(len(body))
+    return response
+
+
 def _error(status: int, message: str, **extra) -> HttpResponse:
     body = {"error": message, **extra}
-    response = HttpResponse(render.to_json(body), status=status, content_type="application/json")
+    response = _response(render.to_json(body), "application/json", status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="stagehand-enc"'
     return response
 
 
 def _authorise(request) -> HttpResponse | None:
+    """Token check for the explain view (the classify view checks with its single lookup)."""
     raw = token_from_headers(request.headers)
     if raw is None:
         if getattr(settings, "ENC_ALLOW_ANONYMOUS", False):
@@ -51,6 +60,21 @@ def _authorise(request) -> HttpResponse | None:
         return _error(401, "invalid, expired or revoked token")
     if not token.allows("classify"):
         return _error(403, "this token lacks the 'classify' scope")
+    return None
+
+
+def _token_problem(raw: str | None, found: store.Lookup) -> HttpResponse | None:
+    if raw is None:
+        if getattr(settings, "ENC_ALLOW_ANONYMOUS", False):
+            return None
+        return _error(401, "authentication required: send an API token with scope 'classify'")
+    if found.token_id is None:
+        return _error(401, "invalid, expired or revoked token")
+    if "classify" not in found.token_scopes and "admin" not in found.token_scopes:
+        return _error(403, "this token lacks the 'classify' scope")
+    last = found.token_last_used
+    if last is None or (timezone.now() - last).total_seconds() > 60:
+        store.touch_token(found.token_id)
     return None
 
 
@@ -102,26 +126,30 @@ def _parse_post(body: bytes) -> dict:
     }
 
 
-def _snapshot_and_facts(certname: str):
-    """(snapshot, stored facts or None, stored producer timestamp) with one statement in the
-    common case (the cached snapshot's version is current)."""
+def _lookup(request, certname: str):
+    """(snapshot, stored facts or None, stored producer timestamp, auth problem or None) with one
+    statement in the common case (the cached snapshot's version is current)."""
+    raw = token_from_headers(request.headers)
     cached = store.cache.peek()
     keys = store.snapshot_fact_keys(cached)
-    key, facts, producer_ts = store.lookup(certname, keys)
-    snapshot = store.cache.get(key)
+    found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None)
+    problem = _token_problem(raw, found)
+    if problem is not None:
+        return None, None, None, problem
+    snapshot = store.cache.get(found.key)
+    facts = found.facts
     if snapshot is not cached and store.snapshot_fact_keys(snapshot) != keys:
         # New groups read other facts: fetch them (the version is already decided).
-        _, facts, producer_ts = store.lookup(certname, store.snapshot_fact_keys(snapshot))
-    return snapshot, facts, producer_ts
+        facts = store.lookup(certname, store.snapshot_fact_keys(snapshot)).facts
+    return snapshot, facts, found.producer_timestamp, None
 
 
 @csrf_exempt
 def classify(request, certname: str):
     if request.method not in ("GET", "POST"):
         return _error(405, f"method {request.method} not allowed; use GET or POST")
-    problem = _check(request, certname)
-    if problem is not None:
-        return problem
+    if not CERTNAME_RE.match(certname):
+        return _error(400, f"invalid certname {certname[:100]!r}: letters, digits, '.', '_', '-' only")
     fmt = request.GET.get("format", "yaml")
     if fmt in ("yml",):
         fmt = "yaml"
@@ -129,28 +157,37 @@ def classify(request, certname: str):
         return _error(400, f"format must be 'yaml' or 'json', got {fmt!r}")
 
     if request.method == "GET":
-        snapshot, facts, _ = _snapshot_and_facts(certname)
+        snapshot, facts, _, problem = _lookup(request, certname)
+        if problem is not None:
+            return problem
         facts = facts or {}
         trusted = facts.get("trusted")
         trusted = trusted if isinstance(trusted, dict) else {}
     else:
+        snapshot, stored, stored_ts, problem = _lookup(request, certname)
+        if problem is not None:
+            return problem
         try:
             posted = _parse_post(request.body)
         except ValueError as exc:
             return _error(400, str(exc))
-        snapshot, stored, stored_ts = _snapshot_and_facts(certname)
         facts = posted["facts"]
         trusted = posted["trusted"]
         if trusted is None:
             trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else None
+        stamp = posted["producer_timestamp"]
+        newer = stamp is None or stored_ts is None or stamp > stored_ts
         if trusted is None:
-            # Puppet's cached fact files carry no trusted facts: keep the stored ones.
+            # Puppet's cached fact files carry no trusted facts: use the stored ones. When the
+            # rules read trusted facts they came with the lookup; otherwise they are only needed
+            # to keep them in the stored document.
             if stored is not None and "trusted" in stored:
                 trusted = stored["trusted"] if isinstance(stored["trusted"], dict) else {}
-            else:
+            elif newer and stored_ts is not None:
                 trusted = store.stored_trusted(certname) or {}
-        stamp = posted["producer_timestamp"]
-        if stamp is None or stored_ts is None or stamp > stored_ts:
+            else:
+                trusted = {}
+        if newer:
             document = dict(facts)
             if trusted:
                 document["trusted"] = trusted
@@ -164,12 +201,17 @@ def classify(request, certname: str):
                 producer=posted["producer"],
             )
 
-    result = resolver.classify(snapshot, certname, facts, trusted)
+    result = resolver.classify_memo(snapshot, certname, facts, trusted)
     if result.conflicts:
         log.warning("classification conflict", extra={"certname": certname, "version": snapshot.version})
-        response = _error(409, result.conflict_message(), kind="classification-conflict", conflicts=result.conflicts)
+        response = _error(
+            409, result.conflict_message(certname), kind="classification-conflict", conflicts=result.conflicts
+        )
     else:
-        response = HttpResponse(render.RENDERERS[fmt](result.as_enc()), content_type=render.CONTENT_TYPES[fmt])
+        body = result.rendered.get(fmt)
+        if body is None:
+            body = result.rendered[fmt] = render.RENDERERS[fmt](result.as_enc())
+        response = _response(body, render.CONTENT_TYPES[fmt])
     response[VERSION_HEADER] = str(snapshot.version)
     return response
 
@@ -188,6 +230,6 @@ def explain(request, certname: str):
     trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else {}
     body = resolver.explain(snapshot, certname, facts, trusted)
     body["known_node"] = known
-    response = HttpResponse(render.to_json(body), content_type="application/json")
+    response = _response(render.to_json(body), "application/json")
     response[VERSION_HEADER] = str(snapshot.version)
     return response

@@ -19,12 +19,13 @@ COMMANDS: dict[str, tuple[int, int]] = {
     "store_report": (5, 8),
     "deactivate_node": (3, 3),
     "configure_expiration": (1, 1),
+    "replace_catalog_inputs": (1, 1),
 }
 # Versions PuppetDB knew once but no longer accepts over HTTP ("retired").
 RETIRED: dict[str, int] = {"replace_facts": 2, "replace_catalog": 4, "store_report": 3, "deactivate_node": 1}
 
 # Facts and catalogs are coalesced: only the newest producer_timestamp per certname matters.
-COALESCED = {"replace_facts", "replace_catalog"}
+COALESCED = {"replace_facts", "replace_catalog", "replace_catalog_inputs"}
 
 TAG_RE = re.compile(r"^[\w][\w:.\-]*$")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
@@ -407,7 +408,21 @@ def _expiration(version: int, p: dict, url_certname: str | None) -> dict:
     }
 
 
+def _catalog_inputs(version: int, p: dict, url_certname: str | None) -> dict:
+    inputs = _require(p, "inputs", list)
+    for i, item in enumerate(inputs):
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise CommandError(f"inputs[{i}] must be a [type, name] pair of strings")
+    return {
+        "certname": _certname(p, url_certname),
+        "catalog_uuid": _optional_str(p, "catalog_uuid"),
+        "producer_timestamp": parse_time(p.get("producer_timestamp"), "producer_timestamp"),
+        "inputs": sorted({(a, b) for a, b in inputs}),
+    }
+
+
 _NORMALISERS = {
+    "replace_catalog_inputs": _catalog_inputs,
     "replace_facts": _facts,
     "replace_catalog": _catalog,
     "store_report": _report,

@@ -30,7 +30,7 @@ from ingest.commands import COALESCED, CommandError, normalise
 from ingest.models import Command, CommandState
 from inventory import signals
 from inventory.storage import nodes
-from inventory.storage.catalogs import store_catalog
+from inventory.storage.catalogs import store_catalog, store_catalog_inputs
 from inventory.storage.facts import store_facts
 from inventory.storage.lifecycle import configure_expiration, deactivate_node
 from reports import partitions
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # Order in which one certname's commands of a batch are applied.
 _KIND_ORDER = {"replace_facts": 0, "replace_catalog": 1, "store_report": 2, "configure_expiration": 3}
 _KIND_ORDER["deactivate_node"] = 4
+_KIND_ORDER["replace_catalog_inputs"] = 5
 
 
 class PermanentError(Exception):
@@ -112,6 +113,8 @@ def _store(cursor, name: str, cmd: dict, now: dt.datetime, source: str) -> str:
         return deactivate_node(cursor, cmd, now)
     if name == "configure_expiration":
         return configure_expiration(cursor, cmd, now)
+    if name == "replace_catalog_inputs":
+        return store_catalog_inputs(cursor, cmd, now)
     raise PermanentError(f"unknown command {name!r}")
 
 

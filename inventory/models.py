@@ -299,3 +299,22 @@ class FactDistribution(models.Model):
     distinct = models.IntegerField(default=0, help_text="Distinct values.")
     values = models.JSONField(default=list, help_text="[[value, count], …] most frequent first (capped).")
     seconds = models.FloatField(null=True, blank=True, help_text="How long the computation took.")
+
+
+# --- ingest (issue 3) ------------------------------------------------------------------------
+class CatalogInputs(models.Model):
+    """The latest ``replace catalog inputs`` command of a node (PuppetDB keeps only the latest):
+    the inputs (``[type, name]`` pairs, e.g. ``["hiera", "ntp::servers"]``) used when compiling
+    the catalog ``catalog_uuid``. Written by the ingest pipeline."""
+
+    # No database FK (like the report tables): node purges that delete with raw SQL are not blocked.
+    node = models.OneToOneField(
+        Node, models.CASCADE, primary_key=True, related_name="catalog_inputs", db_constraint=False
+    )
+    catalog_uuid = models.TextField(null=True, blank=True)
+    producer_timestamp = models.DateTimeField()
+    received = models.DateTimeField()
+    inputs = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [GinIndex(fields=["inputs"], name="cataloginputs_inputs_gin", opclasses=["jsonb_path_ops"])]

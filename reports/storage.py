@@ -131,40 +131,41 @@ def store_report(cursor, cmd: dict, now: dt.datetime, source: str = "puppetdb") 
     total_time = _metric(metrics, "time", "total")
     run_duration = float(total_time) if isinstance(total_time, int | float) else None
     has_resources = bool(resources)
+    values = [
+        digest,
+        node.id,
+        cmd["certname"],
+        env_id,
+        prod_id,
+        cmd["transaction_uuid"],
+        cmd["catalog_uuid"],
+        cmd["code_id"],
+        cmd["job_id"],
+        cmd["configuration_version"],
+        cmd["puppet_version"],
+        cmd["report_format"],
+        cmd["start_time"],
+        cmd["end_time"],
+        pt,
+        now,
+        cmd["status"],
+        cmd["noop"],
+        cmd["noop_pending"],
+        cmd["corrective_change"],
+        cmd["cached_catalog_status"],
+        cmd["type"],
+        source,
+        *summary,
+        run_duration,
+        orjson.dumps(metrics).decode(),
+        orjson.dumps(cmd["logs"]).decode(),
+        orjson.dumps(resources, default=str).decode() if has_resources else None,
+    ]
     cursor.execute(
         f"INSERT INTO reports_report ({_REPORT_COLUMNS}) VALUES ("
         + ", ".join(["%s"] * 32)
         + ", %s::jsonb, %s::jsonb, %s::jsonb) RETURNING id",
-        [
-            digest,
-            node.id,
-            cmd["certname"],
-            env_id,
-            prod_id,
-            cmd["transaction_uuid"],
-            cmd["catalog_uuid"],
-            cmd["code_id"],
-            cmd["job_id"],
-            cmd["configuration_version"],
-            cmd["puppet_version"],
-            cmd["report_format"],
-            cmd["start_time"],
-            cmd["end_time"],
-            pt,
-            now,
-            cmd["status"],
-            cmd["noop"],
-            cmd["noop_pending"],
-            cmd["corrective_change"],
-            cmd["cached_catalog_status"],
-            cmd["type"],
-            source,
-            *summary,
-            run_duration,
-            orjson.dumps(metrics).decode(),
-            orjson.dumps(cmd["logs"]).decode(),
-            orjson.dumps(resources, default=str).decode() if has_resources else None,
-        ],
+        values,
     )
     report_id = cursor.fetchone()[0]
     if events:
@@ -211,11 +212,23 @@ def store_report(cursor, cmd: dict, now: dt.datetime, source: str = "puppetdb") 
         )
     else:
         cursor.execute(f"UPDATE inventory_node SET {REACTIVATE_SQL} WHERE id = %s", [pt, node.id])
-    _send_signals(report_id, node.id, previous_status, cmd["status"] if is_latest else None)
+    _send_signals(report_id, values, node.id, previous_status, cmd["status"] if is_latest else None)
     return "replaced" if replaced else "stored"
 
 
-def _send_signals(report_id: int, node_id: int, previous_status: str | None, new_status: str | None) -> None:
+def _report_instance(report_id: int, values: list):
+    """The stored report as a model instance, built from the inserted values (no query)."""
+    from reports.models import Report
+
+    fields = dict(zip([c.strip() for c in _REPORT_COLUMNS.split(",")], values, strict=True))
+    for key in ("metrics", "logs", "resources"):
+        fields[key] = orjson.loads(fields[key]) if fields[key] is not None else None
+    return Report(id=report_id, **fields)
+
+
+def _send_signals(
+    report_id: int, values: list, node_id: int, previous_status: str | None, new_status: str | None
+) -> None:
     wants_stored = signals.report_stored.has_listeners()
     wants_changed = (
         new_status is not None and new_status != previous_status and signals.node_status_changed.has_listeners()
@@ -226,7 +239,7 @@ def _send_signals(report_id: int, node_id: int, previous_status: str | None, new
     from reports.models import Report
 
     node = Node.objects.get(pk=node_id)
-    report = Report.objects.get(pk=report_id)
+    report = _report_instance(report_id, values)
     if wants_stored:
         signals.report_stored.send(sender=Report, report=report, node=node, previous_status=previous_status)
     if wants_changed:

@@ -295,7 +295,8 @@ def factset_detail(request, certname):
 
 @guarded
 def factset_facts(request, certname):
-    return run_entity(request, "facts", [["=", "certname", certname]])
+    # PuppetDB answers /factsets/<node>/facts with the node's factset rows (facts expanded).
+    return run_entity(request, "factsets", [["=", "certname", certname]])
 
 
 @guarded

@@ -39,6 +39,15 @@ subname = //$PGHOST:$PGPORT/$DB
 username = $PGUSER
 password = unused-with-trust-auth
 INI
+  # Optional (query issue): smaller connection pools on a shared PostgreSQL, GC off for fixed fixtures.
+  if [[ -n "${PUPPETDB_POOL_SIZE:-}" ]]; then
+    echo "maximum-pool-size = $PUPPETDB_POOL_SIZE" >> "$HOME_DIR/conf.d/database.ini"
+    printf '[read-database]\nsubname = //%s:%s/%s\nusername = %s\npassword = unused-with-trust-auth\nmaximum-pool-size = %s\n' \
+      "$PGHOST" "$PGPORT" "$DB" "$PGUSER" "$PUPPETDB_POOL_SIZE" >> "$HOME_DIR/conf.d/database.ini"
+  fi
+  if [[ -n "${PUPPETDB_GC_INTERVAL:-}" ]]; then
+    sed -i "/^\[database\]/a gc-interval = $PUPPETDB_GC_INTERVAL" "$HOME_DIR/conf.d/database.ini"
+  fi
   cat > "$HOME_DIR/conf.d/jetty.ini" <<INI
 [jetty]
 host = 127.0.0.1

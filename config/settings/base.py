@@ -18,6 +18,7 @@ from config.env import (
     env_list,
     env_str,
 )
+from config.hardening import parse_certname_scopes, parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = embedded.VAR_DIR
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.metrics.MetricsMiddleware",  # ops: requests by route/status, latency
+    "config.security.AccessPolicyMiddleware",  # ops: who may call which route (config/security.py)
 ]
 
 ROOT_URLCONF = "config.urls.empty"
@@ -194,8 +196,9 @@ LOGGING = {
     "formatters": {
         "structured": {"()": "config.observability.StructuredFormatter", "style": LOG_FORMAT},
     },
+    "filters": {"redact_secrets": {"()": "config.hardening.RedactSecretsFilter"}},  # ops: no secrets in logs
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact_secrets"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -219,6 +222,11 @@ READY_REQUIRED_CHECKS = ["database", "broker"]
 # Accept unauthenticated reads on /pdb/query/v4, /pdb/meta/v1 and /metrics/v2 (puppetboard and
 # pypuppetdb on a trusted network). Default off: a token or a session is required.
 PUPPETDB_API_ALLOW_ANONYMOUS = env_bool("PUPPETDB_API_ALLOW_ANONYMOUS", False)
+# Native API docs (Swagger UI / Redoc) served from local static files, never a CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]  # noqa: F405 - query issue
+SPECTACULAR_SETTINGS.update(
+    {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+)
 
 # --- web UI (issue 6) -----------------------------------------------------------------------
 # The agents' run interval (check-in histogram) and after how long without a report an active node
@@ -253,6 +261,58 @@ if GC_INTERVAL:
         }
     )
 # --- end ops: retention ---------------------------------------------------------------------
+
+
+# --- ops: access policy (config/security.py; docs/security.md) ------------------------------
+def _networks(name: str) -> list[str]:
+    values = env_list(name, [])
+    try:
+        parse_networks(values)
+    except ValueError as exc:
+        raise ConfigError(name, f"must be comma-separated CIDRs ({exc})") from None
+    return values
+
+
+def _scopes(name: str, default: list[str], allowed=("read", "write", "classify")) -> list[str]:
+    values = env_list(name, default)
+    unknown = set(values) - set(allowed)
+    if unknown:
+        raise ConfigError(name, f"unknown or not allowed here: {sorted(unknown)}; allowed: {list(allowed)}")
+    return values
+
+
+# Front proxies whose client-certificate headers (and X-Forwarded-For/-Proto) are believed.
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
+# Client addresses that get OPEN_NETWORK_SCOPES without credentials (like PuppetDB's plain port).
+OPEN_NETWORKS = _networks("OPEN_NETWORKS")
+OPEN_NETWORK_SCOPES = _scopes("OPEN_NETWORK_SCOPES", ["read", "write", "classify"])
+# Scopes everyone gets without credentials (default none). Never admin.
+ANONYMOUS_SCOPES = _scopes("ANONYMOUS_SCOPES", [])
+# Certificate allowlist: "<certname pattern>=<scopes>; ..." (fnmatch patterns, first match wins).
+CERTNAME_SCOPES = env_str("CERTNAME_SCOPES", "")
+try:
+    parse_certname_scopes(CERTNAME_SCOPES)
+except ValueError as exc:
+    raise ConfigError("CERTNAME_SCOPES", str(exc)) from None
+CLIENT_VERIFY_HEADER = env_str("CLIENT_VERIFY_HEADER", "X-Client-Verify")
+CLIENT_DN_HEADER = env_str("CLIENT_DN_HEADER", "X-Client-DN")
+CLIENT_CERTNAME_HEADER = env_str("CLIENT_CERTNAME_HEADER", "X-Client-Certname")
+CLIENT_VERIFY_SUCCESS = env_str("CLIENT_VERIFY_SUCCESS", "SUCCESS")
+# TLS is terminated by the proxy, which sets X-Forwarded-Proto; under TLS the policy middleware
+# marks the session/CSRF cookies Secure and sends CONTENT_SECURITY_POLICY.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+# --- end ops: access policy -----------------------------------------------------------------
 
 # --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
 from config.env import env_float  # noqa: E402

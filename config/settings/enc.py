@@ -10,9 +10,19 @@ READY_REQUIRED_CHECKS = ["database"]
 # --- enc (issue 5) -----------------------------------------------------------------------------
 # The classification path is latency-critical: only the request log middleware (no sessions,
 # CSRF, auth or common middleware; the views authenticate API tokens themselves).
-from config.env import env_bool  # noqa: E402
+from config.env import env_bool, env_choice  # noqa: E402
 from config.settings.base import MIDDLEWARE as _BASE_MIDDLEWARE  # noqa: E402
 
 MIDDLEWARE = [_BASE_MIDDLEWARE[0]]
+# One JSON access-log line per request costs ~0.1 ms of CPU; WARNING keeps only errors.
+LOGGING = {  # noqa: F405
+    **LOGGING,  # noqa: F405
+    "loggers": {
+        **LOGGING["loggers"],  # noqa: F405
+        "stagehand.request": {
+            "level": env_choice("ENC_REQUEST_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+        },
+    },
+}
 # Allow classification without a token (e.g. behind a proxy that checks client certificates).
 ENC_ALLOW_ANONYMOUS = env_bool("ENC_ALLOW_ANONYMOUS", False)

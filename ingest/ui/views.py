@@ -13,7 +13,7 @@ from inventory.ui import paging
 from inventory.ui.access import has_role, ui_view
 from inventory.ui.common import render_page
 
-SORT = paging.Sort("received_at", "id", descending=True)
+SORT = paging.Sort("received_at", "id", descending=True, nullable=False)
 PAGE_SIZE = 50
 STATES = [CommandState.PENDING, CommandState.DEAD, CommandState.DONE, CommandState.SUPERSEDED]
 PREVIEW_BYTES = 64 * 1024

@@ -86,7 +86,7 @@ def _and(query, extra: list):
 
 def build(entity_name: str | None, query, paging: Paging | None = None, extra: list | None = None) -> Compiled:
     """Compile a query for ``entity_name`` (None: the root endpoint, whose query is ``["from", ...]``)."""
-    compiler = Compiler()
+    compiler = Compiler(root=entity_name is None)
     paging = paging or Paging()
     if entity_name is None:
         if not (isinstance(query, list) and query and query[0] == "from"):

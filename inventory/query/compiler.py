@@ -117,9 +117,11 @@ class Resolved:
 
 
 class Compiler:
-    def __init__(self, params: Params | None = None):
+    def __init__(self, params: Params | None = None, *, root: bool = False):
         self.params = params or Params()
         self.depth = 0
+        # Compiling for the root endpoint: the active-node filter applies to every entity.
+        self.root = root
 
     # fields
 
@@ -484,7 +486,7 @@ class Compiler:
             if isinstance(query, list) and query and query[0] == "extract":
                 raise QueryError("'extract' must be the outermost term of a query")
             where.append(self.condition(entity, query))
-        if entity.active_sql and not mentions(query, {"node_state"}):
+        if entity.active_sql and (self.root or entity.endpoint_active) and not mentions(query, {"node_state"}):
             where.append(entity.active_sql)
         if entity.has_report_type and not mentions(query, {"type"}):
             where.append("r.type = 'agent'")

@@ -52,6 +52,9 @@ class Entity:
     where: list[str] = field(default_factory=list)
     # SQL of "the node is active" for the implicit active-node filter (None: not node-scoped).
     active_sql: str | None = "n.deactivated IS NULL AND n.expired IS NULL"
+    # Whether the entity endpoint applies the implicit active-node filter (the root endpoint
+    # ``/pdb/query/v4`` always does, as PuppetDB).
+    endpoint_active: bool = True
     # Dotted-path prefixes (``facts.os.family``) and the JSONB document each one walks.
     documents: dict[str, str] = field(default_factory=dict)
     # Single-string output (fact-names).
@@ -196,11 +199,13 @@ FACT_NAMES = Entity(
 FACT_PATHS = Entity(
     name="fact_paths",
     from_sql="inventory_factpath fp",
+    # PuppetDB lists the paths of leaf values only.
+    where=["fp.value_type NOT IN ('hash', 'array')"],
     fields={
         "path": Field("fp.path_key::jsonb", "path"),
         "type": Field("fp.value_type", "string"),
         "depth": Field("(fp.depth)::int", "integer", output=False),
-        "name": Field("fp.name", "string", output=False),
+        "name": Field("fp.name", "string"),
     },
     active_sql=None,
 )
@@ -220,7 +225,7 @@ INVENTORY = Entity(
 
 CATALOG_RESOURCES_JSON = (
     "(SELECT coalesce(json_agg(json_build_object("
-    "'certname', n.certname, 'resource', r2.resource_hash, 'type', r2.type, 'title', r2.title, "
+    "'resource', r2.resource_hash, 'type', r2.type, 'title', r2.title, "
     "'exported', r2.exported, 'tags', r2.tags, 'file', r2.file, 'line', r2.line, "
     "'parameters', r2.parameters) ORDER BY r2.type, r2.title), '[]') "
     "FROM inventory_resourceset rs2 CROSS JOIN LATERAL unnest(rs2.resource_ids) AS u2(rid) "
@@ -272,6 +277,8 @@ CATALOGS = Entity(
         "valid_to": Field("c.valid_to", "timestamp", output=False),
     },
     has_history=True,
+    # PuppetDB's /catalogs endpoint returns catalogs of inactive nodes too (the root endpoint does not).
+    endpoint_active=False,
 )
 
 EDGES = Entity(
@@ -336,13 +343,13 @@ RESOURCES = Entity(
 )
 
 REPORT_EVENTS_JSON = (
-    "(SELECT coalesce(json_agg(json_build_object("
-    "'status', ev2.status, 'timestamp', " + ts("ev2.timestamp") + ", "
+    "(SELECT json_agg(json_build_object("
+    "'status', ev2.status, 'timestamp', ev2.timestamp, "
     "'resource_type', ev2.resource_type, 'resource_title', ev2.resource_title, "
     "'property', ev2.property, 'name', ev2.name, 'new_value', ev2.new_value, 'old_value', ev2.old_value, "
     "'message', ev2.message, 'file', ev2.file, 'line', ev2.line, "
     "'containment_path', ev2.containment_path, 'containing_class', ev2.containing_class, "
-    "'corrective_change', ev2.corrective_change) ORDER BY ev2.id), '[]') "
+    "'corrective_change', ev2.corrective_change) ORDER BY ev2.id) "
     "FROM reports_resourceevent ev2 WHERE ev2.report_id = r.id AND ev2.report_timestamp = r.producer_timestamp)"
 )
 
@@ -395,6 +402,8 @@ REPORTS = Entity(
     },
     has_latest_report=True,
     has_report_type=True,
+    # PuppetDB's /reports endpoint returns reports of inactive nodes too (the root endpoint does not).
+    endpoint_active=False,
 )
 
 EVENTS = Entity(
@@ -427,6 +436,7 @@ EVENTS = Entity(
         "corrective_change": Field("ev.corrective_change", "boolean"),
     },
     has_latest_report=True,
+    endpoint_active=False,
 )
 
 PACKAGES = Entity(

@@ -14,7 +14,8 @@ SUMMARIZE = {
     "resource": (["resource_type", "resource_title"], "json_build_object('type', s0, 'title', s1)"),
     "containing_class": (["containing_class"], "json_build_object('title', s0)"),
 }
-COUNT_BY = {"resource": "(ev_resource_type, ev_resource_title)", "certname": "ev_certname"}
+# PuppetDB counts distinct (report, resource) pairs with count_by=resource.
+COUNT_BY = {"resource": "(ev_report, ev_resource_type, ev_resource_title)", "certname": "ev_certname"}
 COUNT_COLUMNS = ("successes", "failures", "noops", "skips")
 STATUS_OF = {"successes": "success", "failures": "failure", "noops": "noop", "skips": "skipped"}
 
@@ -49,9 +50,11 @@ def _counts_sql(compiler: Compiler, query, summarize_by: str, count_by: str, cou
     if count_by not in COUNT_BY:
         raise QueryError(f"Unsupported value for 'count_by': '{count_by}'")
     keys, subject = SUMMARIZE[summarize_by]
-    fields = ["certname", "resource_type", "resource_title", "status", *keys]
+    fields = ["certname", "report", "resource_type", "resource_title", "status", *keys]
     events_sql = compiler.select(E.EVENTS, fields, query, mode="columns")
-    cols = ["ev_certname", "ev_resource_type", "ev_resource_title", "ev_status"] + [f"s{i}" for i in range(len(keys))]
+    cols = ["ev_certname", "ev_report", "ev_resource_type", "ev_resource_title", "ev_status"] + [
+        f"s{i}" for i in range(len(keys))
+    ]
     group = ", ".join(f"s{i}" for i in range(len(keys)))
     counted = COUNT_BY[count_by]
     counts = ", ".join(

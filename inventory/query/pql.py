@@ -63,7 +63,7 @@ entity: ENTITY
 ENTITY.2: /(nodes|facts|fact_contents|fact_paths|factsets|inventory|resources|catalogs|edges|reports|events|environments|packages|package_inventory|producers)(?![\w.?"])/
 FIELD: /[A-Za-z_][A-Za-z0-9_]*\??(\.([A-Za-z0-9_\-]+|"(\\.|[^"\\])*")|\[\d+\])*/
 
-?value: literal %BAREWORD%
+?value: literal | array %BAREWORD%
 array: "[" [literal ("," literal)*] "]"
 path_array: "[" [path_elem ("," path_elem)*] "]"
 ?path_elem: string | int

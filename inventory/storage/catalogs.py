@@ -20,6 +20,7 @@ import hashlib
 
 import orjson
 
+from inventory.retention import resource_gc_guard_shared
 from inventory.storage.nodes import REACTIVATE_SQL, environment_id, lock_node, producer_id
 
 _SORT = orjson.OPT_SORT_KEYS
@@ -106,10 +107,13 @@ def _resource_ids(cursor, hashed: list[tuple[bytes, dict]]) -> list[int]:
 
 
 def _resource_set_id(cursor, set_hash: bytes, hashed) -> int:
-    cursor.execute("SELECT id FROM inventory_resourceset WHERE hash = %s", [set_hash])
+    # FOR KEY SHARE: the garbage collector (``inventory.retention``) skips a set we are about to
+    # refer to; the shared GC guard keeps it from deleting resources we look up until we commit.
+    cursor.execute("SELECT id FROM inventory_resourceset WHERE hash = %s FOR KEY SHARE", [set_hash])
     row = cursor.fetchone()
     if row:
         return row[0]
+    resource_gc_guard_shared(cursor)
     ids = _resource_ids(cursor, hashed) if hashed else []
     cursor.execute(
         "INSERT INTO inventory_resourceset (hash, resource_ids, size) VALUES (%s, %s::bigint[], %s) "
@@ -126,7 +130,7 @@ def _resource_set_id(cursor, set_hash: bytes, hashed) -> int:
 def _edge_set_id(cursor, edge_hash: bytes, edges: list) -> int | None:
     if not edges:
         return None
-    cursor.execute("SELECT id FROM inventory_edgeset WHERE hash = %s", [edge_hash])
+    cursor.execute("SELECT id FROM inventory_edgeset WHERE hash = %s FOR KEY SHARE", [edge_hash])
     row = cursor.fetchone()
     if row:
         return row[0]
@@ -189,3 +193,21 @@ def store_catalog(cursor, cmd: dict, now: dt.datetime) -> str:
         [now, pt, env_id, catalog_id, cmd["code_id"], pt, node.id],
     )
     return outcome
+
+
+def store_catalog_inputs(cursor, cmd: dict, now: dt.datetime) -> str:
+    """``replace catalog inputs`` v1: the node's latest inputs (newest producer_timestamp wins)."""
+    node = lock_node(cursor, cmd["certname"])
+    pt = cmd["producer_timestamp"]
+    cursor.execute(
+        "INSERT INTO inventory_cataloginputs (node_id, catalog_uuid, producer_timestamp, received, inputs) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (node_id) DO UPDATE SET "
+        "catalog_uuid = EXCLUDED.catalog_uuid, producer_timestamp = EXCLUDED.producer_timestamp, "
+        "received = EXCLUDED.received, inputs = EXCLUDED.inputs "
+        "WHERE inventory_cataloginputs.producer_timestamp <= EXCLUDED.producer_timestamp",
+        [node.id, cmd["catalog_uuid"], pt, now, orjson.dumps([list(x) for x in cmd["inputs"]]).decode()],
+    )
+    if cursor.rowcount == 0:
+        return "stale"
+    cursor.execute(f"UPDATE inventory_node SET {REACTIVATE_SQL} WHERE id = %s", [pt, node.id])
+    return "stored"

@@ -16,15 +16,19 @@ from django.utils.safestring import SafeString, mark_safe
 _ids = itertools.count(1)
 
 
-def _nice_max(value: float) -> float:
+def _nice_max(value: float, ticks: int = 4) -> float:
+    """The smallest ``ticks * step`` >= value with a round step (1, 2, 2.5, 5 × 10^k; counts: >= 1)."""
     if value <= 0:
-        return 1
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exponent
-        if candidate >= value:
-            return candidate
-    return 10 ** (exponent + 1)
+        return ticks
+    raw = value / ticks
+    exponent = math.floor(math.log10(raw))
+    for base in (1, 2, 2.5, 5, 10):
+        step = base * 10**exponent
+        if step >= raw:
+            break
+    if value >= ticks and step < 1:
+        step = 1
+    return step * ticks
 
 
 def _fmt(value: float) -> str:
@@ -35,10 +39,10 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _frame(width: int, height: int, title: str, desc: str, body: list[str]) -> SafeString:
+def _frame(width: int, height: int, title: str, desc: str, body: list[str], kind: str = "") -> SafeString:
     n = next(_ids)
     return mark_safe(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="ct{n} cd{n}" '
+        f'<svg class="chart {kind}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="ct{n} cd{n}" '
         f'xmlns="http://www.w3.org/2000/svg"><title id="ct{n}">{escape(title)}</title>'
         f'<desc id="cd{n}">{escape(desc)}</desc>' + "".join(body) + "</svg>"
     )
@@ -66,8 +70,8 @@ def stacked_bars(
     *,
     title: str,
     desc: str,
-    width: int = 760,
-    height: int = 220,
+    width: int = 560,
+    height: int = 200,
     label_every: int = 1,
     hrefs: Sequence[str | None] | None = None,
 ) -> SafeString:
@@ -111,8 +115,8 @@ def lines(
     title: str,
     desc: str,
     unit: str = "",
-    width: int = 760,
-    height: int = 220,
+    width: int = 560,
+    height: int = 200,
     label_every: int = 1,
 ) -> SafeString:
     """One polyline per series (CSS class ``line`` plus the series name); gaps where a value is None."""
@@ -153,8 +157,8 @@ def histogram(
     *,
     title: str,
     desc: str,
-    width: int = 760,
-    height: int = 200,
+    width: int = 560,
+    height: int = 180,
     label_every: int = 1,
     highlight_above: float | None = None,
 ) -> SafeString:
@@ -181,16 +185,16 @@ def histogram(
     return _frame(width, height, title, desc, body)
 
 
-def hbars(items: Sequence[tuple[str, float, str | None]], *, title: str, desc: str, width: int = 760) -> SafeString:
+def hbars(items: Sequence[tuple[str, float, str | None]], *, title: str, desc: str, width: int = 560) -> SafeString:
     """Horizontal bars, one per (label, value, href) item, largest first as given."""
-    row_h, label_w, right = 22, 260, 60
+    row_h, label_w, right = 22, 200, 50
     height = max(len(items), 1) * row_h + 4
     vmax = max((value for _, value, _ in items), default=0) or 1
     plot_w = width - label_w - right
     body: list[str] = []
     for i, (label, value, href) in enumerate(items):
         y = 2 + i * row_h
-        shown = label if len(label) <= 38 else label[:36] + "…"
+        shown = label if len(label) <= 30 else label[:28] + "…"
         w = max(plot_w * value / vmax, 1)
         text = f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(shown)}</text>'
         bar = (
@@ -202,4 +206,4 @@ def hbars(items: Sequence[tuple[str, float, str | None]], *, title: str, desc: s
             body.append(f'<a href="{escape(href)}">{text}{bar}</a>{num}')
         else:
             body.append(text + bar + num)
-    return _frame(width, height, title, desc, body)
+    return _frame(width, height, title, desc, body, "hbars")

@@ -5,6 +5,7 @@ event reads are bounded in time so only recent partitions are touched."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.db.models import Count
 from django.db.models.expressions import RawSQL
@@ -22,7 +23,15 @@ from reports.models import Report, ResourceEvent
 
 HISTORY_DAYS = 30
 STRIP_SIZE = 60
-RESOURCE_LIMIT = 500
+RESOURCE_LIMIT = 100
+DIFF_LIMIT = 200
+
+
+def _with(request, **changes) -> str:
+    params = request.GET.copy()
+    for key, value in changes.items():
+        params[key] = value
+    return params.urlencode()
 
 
 def _node(certname: str) -> Node:
@@ -108,6 +117,7 @@ def node_resources(request, certname):
     tag = (request.GET.get("tag") or "").strip()
     klass = (request.GET.get("class") or "").strip()
     title = (request.GET.get("title") or "").strip()
+    limit = int_param(request, "limit", RESOURCE_LIMIT, 1, 5000)
     rows, total, types, classes = [], 0, [], []
     if current:
         base = Resource.objects.filter(
@@ -127,7 +137,11 @@ def node_resources(request, certname):
         if title:
             qs = qs.filter(title__icontains=title)
         total = qs.count()
-        rows = list(qs.order_by("type", "title")[:RESOURCE_LIMIT])
+        rows = list(qs.order_by("type", "title")[:limit])
+        for row in rows:
+            row.param_lines = [
+                (k, json.dumps(v, sort_keys=True, ensure_ascii=False)) for k, v in row.parameters.items()
+            ]
     return _page(
         request,
         node,
@@ -140,7 +154,8 @@ def node_resources(request, certname):
             "types": types,
             "classes": classes,
             "f": request.GET,
-            "limit": RESOURCE_LIMIT,
+            "limit": limit,
+            "all_url": "?" + _with(request, limit=5000),
         },
     )
 
@@ -161,6 +176,19 @@ def node_catalogs(request, certname):
     old_id, new_id = request.GET.get("from"), request.GET.get("to")
     if not (old_id or new_id) and len(versions) >= 2:
         old_id, new_id = str(versions[1].id), str(versions[0].id)
+    elif new_id and not old_id:
+        # Only "to" (a link from "where applied"): compare with the version before it.
+        before = (
+            Catalog.objects.filter(
+                node=node, valid_from__lt=Catalog.objects.filter(pk=new_id, node=node).values("valid_from")[:1]
+            )
+            .order_by("-valid_from")
+            .values_list("id", flat=True)
+            .first()
+            if new_id.isdigit()
+            else None
+        )
+        old_id = str(before) if before else new_id
     if old_id and new_id:
         try:
             pair = {
@@ -176,6 +204,12 @@ def node_catalogs(request, certname):
             if old.valid_from > new.valid_from:
                 old, new = new, old
             diff = catalog_diff.diff(old, new)
+            for change in diff.changes[:DIFF_LIMIT]:
+                resource = change.new or change.old
+                change.param_lines = [
+                    (k, json.dumps(v, sort_keys=True, ensure_ascii=False))
+                    for k, v in (resource.parameters or {}).items()
+                ]
     return _page(
         request,
         node,
@@ -189,11 +223,13 @@ def node_catalogs(request, certname):
             "from_id": str(diff.old.id) if diff else old_id,
             "to_id": str(diff.new.id) if diff else new_id,
             "limit": limit,
+            "diff_limit": DIFF_LIMIT,
+            "shown_changes": diff.changes[:DIFF_LIMIT] if diff else [],
         },
     )
 
 
-EVENT_SORT = paging.Sort("report_timestamp", "id", descending=True)
+EVENT_SORT = paging.Sort("report_timestamp", "id", descending=True, nullable=False)
 
 
 @ui_view()

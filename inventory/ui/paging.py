@@ -45,30 +45,54 @@ def decode(token: str) -> list:
 
 @dataclass(frozen=True)
 class Sort:
-    """Order by ``field`` (may be NULL; NULLs last) then the unique ``tiebreak``, both ``descending`` or not."""
+    """Order by ``field`` then the unique ``tiebreak``, both ``descending`` or not.
+
+    The ORDER BY must match an index exactly (including where NULLs go), or PostgreSQL sorts every
+    matching row before the LIMIT. ``nullable=False`` orders a NOT NULL column plainly (any btree
+    index serves both directions); for a nullable one, NULLs sort as the largest value (PostgreSQL's
+    default, last ascending) or, with ``nulls_small``, as the smallest (first ascending, last
+    descending: "newest first, never-reported last")."""
 
     field: str
     tiebreak: str
     descending: bool = False
+    nullable: bool = True
+    nulls_small: bool = False
+
+    @property
+    def _nulls_last(self) -> bool:
+        return self.descending == self.nulls_small
 
     def order_by(self):
-        expr = F(self.field).desc(nulls_last=True) if self.descending else F(self.field).asc(nulls_last=True)
         tie = F(self.tiebreak).desc() if self.descending else F(self.tiebreak).asc()
-        return [expr, tie] if self.field != self.tiebreak else [tie]
+        if self.field == self.tiebreak:
+            return [tie]
+        if not self.nullable:
+            expr = F(self.field).desc() if self.descending else F(self.field).asc()
+        elif self._nulls_last:
+            expr = F(self.field).desc(nulls_last=True) if self.descending else F(self.field).asc(nulls_last=True)
+        else:
+            expr = F(self.field).desc(nulls_first=True) if self.descending else F(self.field).asc(nulls_first=True)
+        return [expr, tie]
 
     def after(self, values: list) -> Q:
+        op = "lt" if self.descending else "gt"
         if self.field == self.tiebreak:
             (value,) = values
-            return Q(**{f"{self.tiebreak}__{'lt' if self.descending else 'gt'}": value})
+            return Q(**{f"{self.tiebreak}__{op}": value})
         value, tie = values
-        op = "lt" if self.descending else "gt"
+        same = Q(**{self.field: value, f"{self.tiebreak}__{op}": tie})
+        if not self.nullable:
+            return Q(**{f"{self.field}__{op}": value}) | same
+        if self._nulls_last:
+            if value is None:
+                return Q(**{f"{self.field}__isnull": True, f"{self.tiebreak}__{op}": tie})
+            return Q(**{f"{self.field}__{op}": value}) | same | Q(**{f"{self.field}__isnull": True})
         if value is None:
-            return Q(**{f"{self.field}__isnull": True, f"{self.tiebreak}__{op}": tie})
-        return (
-            Q(**{f"{self.field}__{op}": value})
-            | Q(**{self.field: value, f"{self.tiebreak}__{op}": tie})
-            | Q(**{f"{self.field}__isnull": True})
-        )
+            return Q(**{f"{self.field}__isnull": True, f"{self.tiebreak}__{op}": tie}) | Q(
+                **{f"{self.field}__isnull": False}
+            )
+        return Q(**{f"{self.field}__{op}": value}) | same
 
     def cursor_for(self, row) -> str:
         if self.field == self.tiebreak:

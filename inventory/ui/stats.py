@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from ingest.models import Command, CommandState
@@ -81,15 +81,14 @@ def checkin_histogram(
     phase is ``epoch(report_timestamp) mod interval``, so a wave of nodes starting together shows
     as a spike. Returns (counts per bucket, nodes counted)."""
     now = now or timezone.now()
-    bucket_seconds = interval / buckets
     env_sql = "AND report_environment_id = %s" if environment_id else ""
-    params: list = [interval, bucket_seconds, now - dt.timedelta(days=1)]
+    params: list = [interval, buckets, interval, now - dt.timedelta(days=1)]
     if environment_id:
         params.append(environment_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT floor(mod(extract(epoch FROM report_timestamp)::numeric, %s) / %s)::int AS b, count(*)
+            SELECT (date_part('epoch', report_timestamp)::bigint %% %s) * %s / %s AS b, count(*)
             FROM inventory_node
             WHERE report_timestamp >= %s AND deactivated IS NULL AND expired IS NULL {env_sql}
             GROUP BY 1
@@ -118,7 +117,7 @@ def latest_failures(environment_id: int | None, cutoff: dt.datetime, limit: int 
             "latest_report_code_id",
             "report_environment__name",
         )
-        .order_by("-report_timestamp")[:limit]
+        .order_by(F("report_timestamp").desc(nulls_last=True))[:limit]
     )
 
 

@@ -22,19 +22,20 @@ from inventory.ui import charts, paging, stats
 from inventory.ui.access import ui_view
 from inventory.ui.common import int_param, render_page
 from inventory.ui.filters import STATUS_LABELS, STATUSES, status_q, unreported_cutoff
-from inventory.ui.search import SearchError, apply_search
+from inventory.ui.search import SearchError, apply_search, is_plain
 
 NODE_SORTS = {
     "certname": paging.Sort("certname", "certname"),
     "-certname": paging.Sort("certname", "certname", descending=True),
-    "reported": paging.Sort("report_timestamp", "certname"),
-    "-reported": paging.Sort("report_timestamp", "certname", descending=True),
+    "reported": paging.Sort("report_timestamp", "certname", nulls_small=True),
+    "-reported": paging.Sort("report_timestamp", "certname", descending=True, nulls_small=True),
     "status": paging.Sort("latest_report_status", "certname"),
     "-status": paging.Sort("latest_report_status", "certname", descending=True),
     "environment": paging.Sort("report_environment__name", "certname"),
     "-environment": paging.Sort("report_environment__name", "certname", descending=True),
 }
 PAGE_SIZE = 50
+COUNT_CAP = 1000
 
 
 def _environment(request) -> Environment | None:
@@ -193,6 +194,7 @@ def nodes(request):
         return _nodes_csv(qs, sort)
     rows, next_cursor = [], None
     total = 0
+    total_capped = False
     if not errors:
         qs = qs.select_related("report_environment").only(
             "certname",
@@ -212,7 +214,13 @@ def nodes(request):
             rows, next_cursor = paging.page(qs, sort, request.GET.get("after"), PAGE_SIZE)
         except paging.BadCursor as exc:
             errors.append(str(exc))
-        total = qs.order_by().count()
+        if request.GET.get("fact") or (request.GET.get("q") and not is_plain(request.GET["q"].strip())):
+            # Fact conditions are re-checked on every matching factset: count at most COUNT_CAP.
+            total = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+            total_capped = total > COUNT_CAP
+            total = min(total, COUNT_CAP)
+        else:
+            total = qs.order_by().count()
     params = request.GET.copy()
     params.pop("after", None)
     columns = [
@@ -245,6 +253,7 @@ def nodes(request):
     context = {
         "rows": rows,
         "total": total,
+        "total_capped": total_capped,
         "errors": errors,
         "headers": headers,
         "statuses": [(s, STATUS_LABELS[s]) for s in STATUSES],

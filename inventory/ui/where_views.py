@@ -8,7 +8,7 @@ from inventory.ui.access import ui_view
 from inventory.ui.common import parse_when, render_page
 from inventory.ui.where import WhereError, catalogs
 
-SORT = paging.Sort("node__certname", "id")
+SORT = paging.Sort("node__certname", "id", nullable=False)
 PAGE_SIZE = 100
 
 

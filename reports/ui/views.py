@@ -16,7 +16,7 @@ from reports.models import Report, ReportStatus, ResourceEvent
 
 MAX_RANGE = dt.timedelta(days=31)
 PAGE_SIZE = 50
-REPORT_SORT = paging.Sort("producer_timestamp", "id", descending=True)
+REPORT_SORT = paging.Sort("producer_timestamp", "id", descending=True, nullable=False)
 LOG_LEVEL_ORDER = {"emerg": 0, "alert": 0, "crit": 0, "err": 0, "error": 0, "warning": 1}
 
 

@@ -65,6 +65,7 @@ def test_get_classifies_with_stored_facts_as_plain_yaml(client, auth, groups):
     response = get(client, "/enc/v1/nodes/deb1.example", auth)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/yaml")
+    assert int(response["Content-Length"]) == len(response.content)
     text = response.content.decode()
     assert "!" not in text
     assert yaml.safe_load(text) == {
@@ -225,3 +226,27 @@ def test_explain(client, auth, groups):
 def test_client_script_is_served(client):
     response = client.get("/enc/v1/client/stagehand-enc")
     assert response.status_code == 200 and response.content.startswith(b"#!/usr/bin/env python3")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_database_connection_is_replaced_without_failing_the_request(client, auth, groups):
+    import psycopg
+    from django.db import connection
+
+    from tests.support.stack import database_url
+
+    assert get(client, "/enc/v1/nodes/a.example", auth).status_code == 200
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    response = get(client, "/enc/v1/nodes/a.example", auth)
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != pid
+
+
+def test_token_use_is_recorded(client):
+    raw, tok = token(["classify"], "recorder")
+    assert tok.last_used is None
+    assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    tok.refresh_from_db()
+    assert tok.last_used is not None

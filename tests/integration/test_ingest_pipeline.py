@@ -381,3 +381,73 @@ def test_purge_processed_keeps_dead_and_pending():
     )
     assert inbox.purge_processed(keep_seconds=3600) == 2
     assert sorted(Command.objects.values_list("certname", flat=True)) == ["dead", "fresh", "pending"]
+
+
+def test_signals_sent_with_stored_objects(client):
+    from inventory import signals
+
+    seen = []
+
+    def on_report(sender, report, node, previous_status, **kw):
+        seen.append(("report", report.id, report.status, node.latest_report_id, previous_status))
+
+    def on_status(sender, node, previous_status, status, report, **kw):
+        seen.append(("status", previous_status, status, report.id))
+
+    def on_deactivated(sender, node, reason, **kw):
+        seen.append(("deactivated", node.certname, reason))
+
+    def on_dead(sender, command, **kw):
+        seen.append(("dead", command.certname, bool(command.last_error)))
+
+    pairs = [
+        (signals.report_stored, on_report),
+        (signals.node_status_changed, on_status),
+        (signals.node_deactivated, on_deactivated),
+        (signals.command_dead, on_dead),
+    ]
+    for sig, fn in pairs:
+        sig.connect(fn)
+    try:
+        ing.post(client, "store_report", 8, ing.report())
+        ing.post(
+            client,
+            "deactivate_node",
+            3,
+            {"certname": "node1.example.com", "producer_timestamp": ing.ts(dt.datetime.now(dt.UTC))},
+        )
+        ing.post(client, "replace_facts", 5, ing.facts(certname="bad", when=T0, broken="a\u0000b"))
+        from django.test import override_settings
+
+        with override_settings(INGEST_MAX_ATTEMPTS=1):
+            drain()
+    finally:
+        for sig, fn in pairs:
+            sig.disconnect(fn)
+    rep = Report.objects.get()
+    assert ("report", rep.id, "changed", rep.id, None) in seen
+    assert ("status", None, "changed", rep.id) in seen
+    assert ("deactivated", "node1.example.com", "deactivated") in seen
+    assert ("dead", "bad", True) in seen
+
+
+def test_replace_catalog_inputs(client):
+    from inventory.models import CatalogInputs
+
+    doc = {
+        "certname": "node1.example.com",
+        "catalog_uuid": "c-1",
+        "producer_timestamp": ing.ts(T0),
+        "inputs": [["hiera", "ntp::servers"], ["hiera", "apache::port"], ["hiera", "ntp::servers"]],
+    }
+    assert ing.post(client, "replace catalog inputs", 1, doc).status_code == 200
+    drain()
+    ci = CatalogInputs.objects.get(node__certname="node1.example.com")
+    assert ci.catalog_uuid == "c-1" and ci.inputs == [["hiera", "apache::port"], ["hiera", "ntp::servers"]]
+    older = dict(doc, catalog_uuid="c-0", producer_timestamp=ing.ts(T0 - dt.timedelta(hours=1)))
+    ing.post(client, "replace_catalog_inputs", 1, older)
+    assert drain()["stale"] == 1
+    assert CatalogInputs.objects.get().catalog_uuid == "c-1"
+    bad = dict(doc, inputs=[["hiera"]])
+    resp = ing.post(client, "replace_catalog_inputs", 1, bad)
+    assert resp.status_code == 400 and "inputs[0]" in resp.json()["error"]

@@ -4,6 +4,7 @@ from a request into the Celery task's log lines."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import orjson
 import pytest
@@ -35,6 +36,16 @@ def value(parsed: dict, name: str, **labels) -> float:
             found = True
     assert found, f"no sample {name} {labels}"
     return total
+
+
+def json_lines(text: str) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    return out
 
 
 def command(certname: str, state: str, received_at: dt.datetime, kind: str = "replace_facts") -> Command:
@@ -123,11 +134,11 @@ def test_worker_metrics_server_and_request_id_reaches_the_task(tmp_path):
             assert ping.apply_async(args=["traced"], queue="default").get(timeout=30) == "traced"
         finally:
             request_id_var.reset(token)
-        lines = []
-        for line in worker.log().splitlines():
-            try:
-                lines.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue
-        traced = [rec for rec in lines if rec.get("msg") == "task" and rec.get("task") == "stagehand.ping"]
+        # The task's log line is written after its result is stored: wait for it.
+        deadline = time.monotonic() + 20
+        while True:
+            traced = [rec for rec in json_lines(worker.log()) if rec.get("task") == "stagehand.ping"]
+            if any(rec.get("request_id") == "req-ops-0123456789" for rec in traced) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert any(rec.get("request_id") == "req-ops-0123456789" for rec in traced), traced

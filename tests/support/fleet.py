@@ -17,7 +17,7 @@ import uuid
 
 import orjson
 
-BASE = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+BASE = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PRODUCER = "puppet.example.com"
 VOLATILE_FACTS = {"uptime_seconds", "memoryfree_mb", "load_averages"}
 
@@ -239,7 +239,7 @@ def fleet_commands(base: dt.datetime = BASE) -> list[dict]:
                     "command": "deactivate node",
                     "version": 3,
                     "certname": name,
-                    "payload": {"certname": name, "producer_timestamp": iso(base + dt.timedelta(days=2))},
+                    "payload": {"certname": name, "producer_timestamp": iso(base + dt.timedelta(hours=25))},
                 }
             )
     return commands
@@ -262,7 +262,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": motd["file"],
                 "line": motd["line"],
                 "containment_path": ["Stage[main]", "Base", "File[/etc/motd]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": ev_status,
@@ -272,7 +272,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": "{md5}aaaa",
                         "new_value": "{md5}bbbb",
                         "message": "content changed '{md5}aaaa' to '{md5}bbbb'",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -287,7 +287,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                     "file": None,
                     "line": 8,
                     "containment_path": ["Stage[main]", "Apache" if generation else "Nginx", "Service[x]"],
-                    "corrective_change": False,
+                    "corrective_change": None,
                     "events": [
                         {
                             "status": "failure" if status == "failed" else "success",
@@ -297,7 +297,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                             "old_value": "stopped",
                             "new_value": "running",
                             "message": "change from 'stopped' to 'running' failed" if status == "failed" else "started",
-                            "corrective_change": False,
+                            "corrective_change": None,
                         }
                     ],
                 }
@@ -312,7 +312,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": "/m/base/init.pp",
                 "line": 12,
                 "containment_path": ["Stage[main]", "Base", "Package[openssh-server]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": "failure",
@@ -322,7 +322,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": "absent",
                         "new_value": "installed",
                         "message": "Could not install package",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -336,7 +336,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                 "file": "/m/base/init.pp",
                 "line": 15,
                 "containment_path": ["Stage[main]", "Base", "Service[sshd]"],
-                "corrective_change": False,
+                "corrective_change": None,
                 "events": [
                     {
                         "status": "skipped",
@@ -346,7 +346,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
                         "old_value": None,
                         "new_value": None,
                         "message": "Skipped because of failed dependencies",
-                        "corrective_change": False,
+                        "corrective_change": None,
                     }
                 ],
             }
@@ -407,7 +407,7 @@ def report_for(i, name, role, env, generation, status, t0, cat_uuid, code_id, re
         "status": status,
         "noop": noop,
         "noop_pending": noop,
-        "corrective_change": False,
+        "corrective_change": None,
         "type": "agent",
         "resources": events_res,
         "metrics": metrics,
@@ -444,9 +444,15 @@ def _paths(value, prefix=()):
         yield prefix, kind
 
 
-def load(commands: list[dict] | None = None) -> None:
-    """Store ``commands`` (default: the fixed fleet) the way the ingest pipeline does."""
-    for command in commands if commands is not None else fleet_commands():
+def load(commands: list[dict] | None = None, *, via: str = "ingest") -> None:
+    """Store ``commands`` (default: the fixed fleet). ``via="ingest"`` (the default) runs each one
+    through the real ingest pipeline's normalisation and storage functions (one transaction per
+    command, "received" at its producer timestamp so the fleet is reproducible);
+    ``via="builder"`` uses this module's own writer of the storage contract."""
+    commands = commands if commands is not None else fleet_commands()
+    if via == "ingest":
+        return load_via_ingest(commands)
+    for command in commands:
         kind = command["command"]
         payload = copy.deepcopy(command["payload"])
         if kind == "replace facts":
@@ -459,6 +465,23 @@ def load(commands: list[dict] | None = None) -> None:
             from inventory.models import Node
 
             Node.objects.filter(certname=payload["certname"]).update(deactivated=_parse(payload["producer_timestamp"]))
+
+
+def load_via_ingest(commands: list[dict]) -> None:
+    from django.db import connection, transaction
+
+    from ingest.commands import normalise
+    from ingest.processing import _store
+    from inventory.storage import forget_caches
+
+    forget_caches()
+    for command in commands:
+        name = command["command"].replace(" ", "_")
+        cmd = normalise(name, command["version"], copy.deepcopy(command["payload"]), command["certname"])
+        received = cmd.get("producer_timestamp") or BASE
+        with transaction.atomic(), connection.cursor() as cursor:
+            _store(cursor, name, cmd, received, "puppetdb")
+    forget_caches()
 
 
 def _node(certname):
@@ -678,6 +701,9 @@ def store_report(p: dict) -> None:
         if containing and containing.startswith("Class["):
             containing = containing[6:-1]
         for e in r["events"]:
+            if r.get("skipped"):
+                # PuppetDB records a skipped resource as one "skipped" event with no details.
+                e = {"status": "skipped", "timestamp": e["timestamp"], "corrective_change": e.get("corrective_change")}
             events.append(
                 ResourceEvent(
                     report=report,
@@ -702,8 +728,8 @@ def store_report(p: dict) -> None:
                 )
             )
     ResourceEvent.objects.bulk_create(events)
-    if node.report_timestamp is None or pts >= node.report_timestamp:
-        node.report_timestamp = pts
+    if node.report_timestamp is None or report.end_time >= node.report_timestamp:
+        node.report_timestamp = report.end_time  # PuppetDB's report_timestamp is the run's end_time
         node.report_environment = env
         node.latest_report_id = report.id
         node.latest_report_hash = report.hash
@@ -743,6 +769,9 @@ def clear() -> None:
     """Remove every inventory and report row (test teardown)."""
     from django.db import connection
 
+    from inventory.storage import forget_caches
+
+    forget_caches()
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE reports_resourceevent, reports_report, inventory_catalog, inventory_factset, "

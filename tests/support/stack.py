@@ -51,6 +51,9 @@ def service_env(tmp_path: Path | None = None, **overrides: str) -> dict:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CELERY_RESULT_BACKEND=settings.CELERY_RESULT_BACKEND,
         PYTHONUNBUFFERED="1",
+        # ops: open loopback for read/write like config/settings/test.py (production is closed).
+        OPEN_NETWORKS="127.0.0.1/32",
+        OPEN_NETWORK_SCOPES="read,write",
     )
     if tmp_path is not None:
         env["STAGEHAND_VAR_DIR"] = str(tmp_path / "var")

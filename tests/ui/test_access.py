@@ -27,6 +27,10 @@ def _ui_urls():
         urls.append(reverse(f"ui:{name}", args=["web01.example.com"]))
     urls.append(reverse("ui:report", args=[1]))
     urls.append(reverse("ui:command", args=[1]))
+    for name in ["classification", "enc_audit", "enc_group_new", "enc_preview"]:
+        urls.append(reverse(f"ui:{name}"))
+    for name in ["enc_group", "enc_members", "enc_group_edit", "enc_group_delete"]:
+        urls.append(reverse(f"ui:{name}", args=["00000000-0000-4000-8000-000000000000"]))
     assert resolver  # the URLconf loads
     return urls
 

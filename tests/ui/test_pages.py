@@ -20,7 +20,7 @@ from tests.support import ui_fleet
 BUDGET = {
     "dashboard": 13,
     "nodes": 6,
-    "node": 7,
+    "node": 9,  # includes the classification panel (groups snapshot + the node's facts)
     "node_facts": 5,
     "node_resources": 9,
     "node_catalogs": 7,

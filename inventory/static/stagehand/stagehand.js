@@ -13,13 +13,25 @@ document.addEventListener("DOMContentLoaded", function () {
     filter.addEventListener("input", function () {
       var needle = filter.value.trim().toLowerCase();
       var shown = 0;
+      document.querySelectorAll(".tree details").forEach(function (d) { d.open = !needle && d.hasAttribute("data-open"); });
       items.forEach(function (li) {
-        var hay = li.getAttribute("data-path").toLowerCase();
-        var match = !needle || hay.indexOf(needle) !== -1;
+        var match = !needle || li.getAttribute("data-path").toLowerCase().indexOf(needle) !== -1;
         li.classList.toggle("hidden", !match);
-        if (match) { shown++; }
+        if (match && needle) { shown++; }
       });
-      document.querySelectorAll(".tree details").forEach(function (d) { d.open = !!needle || d.hasAttribute("data-open"); });
+      if (needle) {
+        // Keep the branches that lead to a match visible and open.
+        items.forEach(function (li) {
+          if (li.classList.contains("hidden")) { return; }
+          var up = li.parentElement && li.parentElement.closest("li[data-path]");
+          while (up) {
+            up.classList.remove("hidden");
+            var details = up.querySelector(":scope > details");
+            if (details) { details.open = true; }
+            up = up.parentElement && up.parentElement.closest("li[data-path]");
+          }
+        });
+      }
       if (status) { status.textContent = needle ? shown + " matching entries" : ""; }
     });
   }
@@ -29,6 +41,23 @@ document.addEventListener("DOMContentLoaded", function () {
       document.querySelectorAll("input[name='" + box.getAttribute("data-check-all") + "']").forEach(function (b) { b.checked = box.checked; });
     });
   });
+  // Group editor: live preview of the matching nodes while the rule or pinned nodes are edited.
+  var groupForm = document.getElementById("group-form");
+  var previewBox = document.getElementById("preview");
+  if (groupForm && previewBox) {
+    var timer = null;
+    var refresh = function () {
+      var body = new FormData(groupForm);
+      fetch(groupForm.getAttribute("data-preview-url"), { method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": body.get("csrfmiddlewaretoken") } })
+        .then(function (r) { return r.text(); })
+        .then(function (html) { previewBox.innerHTML = html; })
+        .catch(function () { previewBox.textContent = "Preview unavailable."; });
+    };
+    groupForm.querySelectorAll("[data-preview], select[name=parent]").forEach(function (el) {
+      el.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    });
+  }
   // Pages that wait for a background computation reload themselves.
   var reload = document.querySelector("[data-reload-after]");
   if (reload) { setTimeout(function () { window.location.reload(); }, parseInt(reload.getAttribute("data-reload-after"), 10) * 1000); }

@@ -67,7 +67,7 @@ def test_sub_routes(client, fleet_db):
         "cache-02.example.com",
     }
     assert client.get("/pdb/query/v4/producers/puppet.example.com").json() == {"name": "puppet.example.com"}
-    assert len(client.get("/pdb/query/v4/producers/puppet.example.com/catalogs").json()) == 11
+    assert len(client.get("/pdb/query/v4/producers/puppet.example.com/catalogs").json()) == 12  # inactive too
     fs = client.get("/pdb/query/v4/factsets/web-01.example.com").json()
     assert fs["facts"]["href"].endswith("/factsets/web-01.example.com/facts")
     assert {f["name"] for f in fs["facts"]["data"]} >= {"os", "trusted"}
@@ -95,7 +95,7 @@ def test_reports_and_events(client, fleet_db):
         "/pdb/query/v4/reports",
         query=["extract", [["function", "count"], "status"], ["=", "latest_report?", True], ["group_by", "status"]],
     )
-    assert {x["status"]: x["count"] for x in r.json()} == {"changed": 3, "unchanged": 6, "failed": 2}
+    assert {x["status"]: x["count"] for x in r.json()} == {"changed": 4, "unchanged": 6, "failed": 2}  # incl. inactive
 
 
 def test_event_counts(client, fleet_db):

@@ -1,0 +1,203 @@
+"""Where was X applied? — nodes whose catalog contained a class, resource, catalog or code
+version, now or at a past moment, with the catalog and the report that applied it.
+
+Uses the catalog history rows (``Catalog.valid_from`` .. ``valid_to``): "at T" means the catalog
+that was current for the node at T; "during A..B" means every catalog version current at any
+moment of that range. The report that applied a catalog version is the node's report made while
+that version was current (preferring one that names the same ``catalog_uuid``), no later than T.
+"""
+
+# SQL text here is assembled only from static snippets; every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection
+
+from inventory.query.errors import QueryError
+
+MAX_LIMIT = 100_000
+
+
+def puppet_type_name(name: str) -> str:
+    """``apache::vhost`` → ``Apache::Vhost`` (how catalogs spell types and class titles)."""
+    return "::".join(seg[:1].upper() + seg[1:] for seg in name.split("::"))
+
+
+def _ts(value, what: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, str):
+        from dateutil import parser
+
+        try:
+            parsed = parser.isoparse(value.strip())
+        except (ValueError, OverflowError):
+            raise QueryError(f"'{what}' must be an ISO 8601 timestamp, got {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    raise QueryError(f"'{what}' must be a timestamp")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    certname: str
+    catalog_id: int
+
+
+def where_applied(
+    *,
+    class_name: str | None = None,
+    resource_type: str | None = None,
+    title: str | None = None,
+    parameter: str | None = None,
+    value: str | None = None,
+    catalog_uuid: str | None = None,
+    code_id: str | None = None,
+    environment: str | None = None,
+    certname: str | None = None,
+    at=None,
+    during=None,
+    active_only: bool | None = None,
+    limit: int | None = 1000,
+    after: Cursor | None = None,
+) -> list[dict]:
+    """Rows ``{certname, catalog: {...}, report: {...} | None}`` ordered by certname.
+
+    Give at least one of class_name, resource_type (+ title, + parameter/value), catalog_uuid,
+    code_id, environment. ``at`` (timestamp) or ``during`` ((from, to)) select history; without
+    them the current catalogs are used. ``active_only`` defaults to True for "now" and False for
+    history (a node deactivated since still counts for the past).
+    """
+    params: dict[str, object] = {}
+
+    def p(v) -> str:
+        name = f"w{len(params)}"
+        params[name] = v
+        return f"%({name})s"
+
+    where: list[str] = []
+    if class_name is not None:
+        if not class_name.strip():
+            raise QueryError("'class' must not be empty")
+        resource_type, title = "Class", puppet_type_name(class_name.strip())
+    resource_conds = []
+    if resource_type is not None:
+        resource_conds.append(f"r.type = {p(puppet_type_name(resource_type.strip()))}")
+    if title is not None:
+        if resource_type is None:
+            raise QueryError("'title' needs 'type'")
+        resource_conds.append(f"r.title = {p(title)}")
+    if parameter is not None:
+        if resource_type is None:
+            raise QueryError("'parameter' needs 'type'")
+        if value is None:
+            resource_conds.append(f"r.parameters ? {p(parameter)}")
+        else:
+            resource_conds.append(f"(r.parameters ->> {p(parameter)}) = {p(str(value))}")
+    elif value is not None:
+        raise QueryError("'value' needs 'parameter'")
+    if resource_conds:
+        where.append(
+            "c.resource_set_id IN (SELECT rs.id FROM inventory_resourceset rs WHERE rs.resource_ids && "
+            f"ARRAY(SELECT r.id FROM inventory_resource r WHERE {' AND '.join(resource_conds)}))"
+        )
+    if catalog_uuid is not None:
+        where.append(f"c.catalog_uuid = {p(catalog_uuid)}")
+    if code_id is not None:
+        where.append(f"c.code_id = {p(code_id)}")
+    if environment is not None:
+        where.append(f"c.environment_id = (SELECT id FROM inventory_environment WHERE name = {p(environment)})")
+    if not where:
+        raise QueryError("say what to look for: class, type (+ title), catalog_uuid, code_id or environment")
+    if certname is not None:
+        where.append(f"n.certname = {p(certname)}")
+
+    if at is not None and during is not None:
+        raise QueryError("give either 'at' or 'during', not both")
+    upper = None
+    if at is not None:
+        t = _ts(at, "at")
+        where.append(f"c.valid_from <= {p(t)} AND (c.valid_to IS NULL OR c.valid_to > {p(t)})")
+        upper = t
+    elif during is not None:
+        if not isinstance(during, list | tuple) or len(during) != 2:
+            raise QueryError("'during' must be two timestamps: from,to")
+        start, end = _ts(during[0], "during"), _ts(during[1], "during")
+        if end < start:
+            raise QueryError("'during' ends before it starts")
+        where.append(f"c.valid_from <= {p(end)} AND (c.valid_to IS NULL OR c.valid_to > {p(start)})")
+        upper = end
+    else:
+        where.append("c.valid_to IS NULL")
+    if active_only is None:
+        active_only = at is None and during is None
+    if active_only:
+        where.append("n.deactivated IS NULL AND n.expired IS NULL")
+    if after is not None:
+        where.append(f"(n.certname, c.id) > ({p(after.certname)}, {p(after.catalog_id)})")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT):
+        raise QueryError(f"'limit' must be an integer between 1 and {MAX_LIMIT}")
+
+    upper_sql = p(upper) if upper is not None else "NULL::timestamptz"
+    # Fast path: the current catalog and the node's latest report (made after it was compiled).
+    fast = (
+        f"(c.valid_to IS NULL AND n.report_timestamp >= c.valid_from "
+        f"AND ({upper_sql} IS NULL OR n.report_timestamp <= {upper_sql}))"
+    )
+    sql = f"""
+        SELECT n.certname, n.deactivated IS NULL AND n.expired IS NULL,
+               c.id, c.catalog_uuid, c.code_id, c.transaction_uuid, c.hash, c.version,
+               (SELECT name FROM inventory_environment WHERE id = c.environment_id),
+               c.valid_from, c.valid_to, c.producer_timestamp,
+               CASE WHEN {fast} THEN n.latest_report_hash ELSE rep.hash END,
+               CASE WHEN {fast} THEN n.latest_report_status ELSE rep.status END,
+               CASE WHEN {fast} THEN n.report_timestamp ELSE rep.producer_timestamp END,
+               CASE WHEN {fast} THEN n.latest_report_noop ELSE rep.noop END
+        FROM inventory_catalog c
+        JOIN inventory_node n ON n.id = c.node_id
+        LEFT JOIN LATERAL (
+            SELECT r.hash, r.status, r.producer_timestamp, r.noop
+            FROM reports_report r
+            WHERE r.node_id = c.node_id AND r.producer_timestamp >= c.valid_from
+              AND (c.valid_to IS NULL OR r.producer_timestamp < c.valid_to)
+              AND ({upper_sql} IS NULL OR r.producer_timestamp <= {upper_sql})
+              AND r.type = 'agent'
+            ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM c.catalog_uuid) DESC, r.producer_timestamp DESC
+            LIMIT 1
+        ) AS rep ON NOT {fast}
+        WHERE {" AND ".join(where)}
+        ORDER BY n.certname, c.id
+    """
+    if limit is not None:
+        sql += f" LIMIT {p(limit)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    out = []
+    for row in rows:
+        (cert, active, cid, cuuid, ccode, ctxn, chash, cver, cenv, vfrom, vto, cts, rhash, rstatus, rts, rnoop) = row
+        out.append(
+            {
+                "certname": cert,
+                "active": active,
+                "catalog": {
+                    "id": cid,
+                    "catalog_uuid": cuuid,
+                    "code_id": ccode,
+                    "transaction_uuid": ctxn,
+                    "hash": chash,
+                    "version": cver,
+                    "environment": cenv,
+                    "producer_timestamp": cts,
+                    "valid_from": vfrom,
+                    "valid_to": vto,
+                },
+                "report": (
+                    {"hash": rhash, "status": rstatus, "producer_timestamp": rts, "noop": rnoop} if rhash else None
+                ),
+            }
+        )
+    return out
