@@ -324,6 +324,8 @@ RUNS_WAIT_MAX_NODES = env_int("RUNS_WAIT_MAX_NODES", 50000, minimum=1)
 HOOKS_MAX_LONG_REQUESTS = env_int("HOOKS_MAX_LONG_REQUESTS", 2, minimum=1)
 HOOKS_POLL_SECONDS = env_float("HOOKS_POLL_SECONDS", 1.0, minimum=0.05)
 HOOKS_SAFETY_POLL_SECONDS = env_float("HOOKS_SAFETY_POLL_SECONDS", 15.0, minimum=0.1)
+# A busy fleet notifies often: a wait or stream re-reads the database at most this often.
+HOOKS_MIN_INTERVAL_SECONDS = env_float("HOOKS_MIN_INTERVAL_SECONDS", 0.25, minimum=0.0)
 EVENTS_STREAM_MAX_SECONDS = env_int("EVENTS_STREAM_MAX_SECONDS", 300, minimum=1)
 EVENTS_STREAM_HEARTBEAT_SECONDS = env_float("EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
 EVENTS_HISTORY_MAX_ROWS = env_int("EVENTS_HISTORY_MAX_ROWS", 200000, minimum=1)

@@ -162,6 +162,7 @@ class EventStreamView(APIView):
                 heartbeat=settings.EVENTS_STREAM_HEARTBEAT_SECONDS,
                 poll=settings.HOOKS_POLL_SECONDS,
                 safety_poll=settings.HOOKS_SAFETY_POLL_SECONDS,
+                min_interval=settings.HOOKS_MIN_INTERVAL_SECONDS,
                 check_gap=resume and after > 0,  # 0: "everything kept", no gap to report
             )
             body = _ClosingStream(generator, notify.slots.release)

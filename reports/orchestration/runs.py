@@ -293,8 +293,11 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         if total.complete or remaining <= 0 or (request.fail_fast and total.failed):
             break
         notify.release_connection()
+        # Coalesce bursts of reports into one re-evaluation per HOOKS_MIN_INTERVAL_SECONDS.
+        time.sleep(min(settings.HOOKS_MIN_INTERVAL_SECONDS, max(0.0, remaining)))
+        remaining = deadline - clock()
         pause = settings.HOOKS_SAFETY_POLL_SECONDS if hub.listening else settings.HOOKS_POLL_SECONDS
-        hub.wait(seq, min(remaining, pause), interest=set(total.pending))
+        hub.wait(seq, max(0.0, min(remaining, pause)), interest=set(total.pending))
     return build_result(request, total, waited=clock() - started)
 
 
