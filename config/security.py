@@ -59,6 +59,7 @@ ROUTE_RULES: list[tuple[str, str]] = [
     ("/pdb/admin/", "admin"),
     ("/pdb/cmd/", "write"),
     ("/reports/upload", "write"),
+    ("/enc/v1/client/", PUBLIC),  # the stagehand-enc script itself: no data, no secrets
     ("/enc/", "classify"),
     ("/pdb/", "read"),  # /pdb/query/v4, /pdb/meta/v1
     ("/status/", "read"),

@@ -46,13 +46,22 @@ def artifacts_dir(request) -> Path:
     return path
 
 
-def pytest_collection_modifyitems(config, items):
-    """Transactional tests flush every table when they end, which would also remove the rows that
-    data migrations create (the ENC root group and classification state, the UI roles). Restore
-    them after each such test with Django's serialized rollback."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(
-                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
-            )
+# Rows created by data migrations; transactional tests flush every table when they end, so these
+# (idempotent) functions are run again before each database test.
+_MIGRATION_DATA = [
+    ("enc.migrations.0002_enc_root_and_state", "create"),
+    ("inventory.migrations.0002_ui_roles", "create_roles"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("_django_db_helper")
+    for module, function in _MIGRATION_DATA:
+        getattr(importlib.import_module(module), function)(apps, None)
