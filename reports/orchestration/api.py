@@ -84,6 +84,24 @@ class RunWaitView(APIView):
         return response
 
 
+class WaitClientView(APIView):
+    """The ``stagehand-wait`` script itself (standard library only), for pipelines to fetch with
+    the token they already use: ``curl -fsS -H "Authorization: Bearer $T" -o stagehand-wait
+    $STAGEHAND_URL/api/v1/runs/client/stagehand-wait && chmod 755 stagehand-wait``."""
+
+    required_scope = "read"
+
+    def get(self, request):
+        from pathlib import Path
+
+        from django.http import FileResponse
+
+        path = Path(__file__).resolve().parent / "client" / "stagehand-wait"
+        response = FileResponse(path.open("rb"), content_type="text/x-python")
+        response["Content-Disposition"] = 'attachment; filename="stagehand-wait"'
+        return response
+
+
 # --- events --------------------------------------------------------------------------------
 
 
