@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import metrics  # ops: metrics
 from ingest.commands import COALESCED, CommandError, normalise
 from ingest.models import Command, CommandState
 from inventory import signals
@@ -175,9 +176,11 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
             todo.sort(key=lambda it: (it[2]["certname"], _KIND_ORDER[it[1]], it[2].get("producer_timestamp") or now))
             for cid, name, cmd, source, attempts in todo:
                 mark, signal_mark = nodes.stage_mark(), events.mark()
+                store_started = time.perf_counter()  # ops: metrics
                 try:
                     with transaction.atomic():
                         outcome = _store(cursor, name, cmd, now, source)
+                    metrics.COMMAND_PROCESSING_SECONDS.labels(command=name).observe(time.perf_counter() - store_started)
                 except PermanentError as exc:
                     nodes.stage_rollback(mark)
                     events.rollback(signal_mark)
@@ -226,6 +229,7 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
     except Exception:
         nodes.discard_caches()
         raise
+    metrics.record_batch({row[0]: row[1] for row in rows}, updates)  # ops: metrics, after commit
     for cid, delay in retries:
         from ingest.inbox import enqueue
 
