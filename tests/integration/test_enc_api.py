@@ -71,6 +71,8 @@ def test_root_exists_and_crud_bumps_version_and_audits(admin):
     assert len(page["results"]) == 2 and page["next_before"] == page["results"][-1]["id"]
     rest = admin.get(f"{URL}audit/?limit=2&before={page['next_before']}").json()["results"]
     assert [e["action"] for e in rest] == ["update", "create"]
+    assert admin.get(f"{URL}audit/?group=not-a-uuid").status_code == 400
+    assert admin.get(f"{URL}audit/?before=x").status_code == 400
 
 
 @pytest.mark.parametrize(
