@@ -29,7 +29,7 @@ BUDGET = {
     "report": 7,
     "facts": 5,
     "fact": 7,
-    "where": 8,
+    "where": 9,  # includes the two statements of inventory.where_applied (resource sets, then rows)
     "inbox": 6,
     "command": 4,
 }
