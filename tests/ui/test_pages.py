@@ -292,6 +292,9 @@ def test_fact_list_and_distribution(viewer_client, fleet, django_assert_max_num_
     assert viewer_client.get("/facts/value/?path=os.family").status_code == 200
     bad = viewer_client.get("/facts/value/?path=[1,")
     assert bad.status_code == 400 and b"not a JSON array" in bad.content
+    unknown = viewer_client.get("/facts/value/?path=no.such.fact")
+    assert unknown.status_code == 404 and b"No node has reported" in unknown.content
+    assert not FactDistribution.objects.filter(path_key='["no", "such", "fact"]').exists()
 
 
 @pytest.mark.django_db
