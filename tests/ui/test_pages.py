@@ -139,6 +139,16 @@ def test_node_list_query_language(viewer_client, fleet, django_assert_max_num_qu
     assert [n.certname for n in page.context["rows"]] == ["db02.example.com"]
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?q=status = failed")
     assert [n.certname for n in page.context["rows"]] == ["web01.example.com"]
+    # PQL and the JSON AST work too.
+    page = _get(
+        viewer_client,
+        django_assert_max_num_queries,
+        "nodes",
+        '/nodes/?q=nodes[certname] { latest_report_status = "failed" }',
+    )
+    assert [n.certname for n in page.context["rows"]] == ["web01.example.com"]
+    page = _get(viewer_client, django_assert_max_num_queries, "nodes", '/nodes/?q=["~", "certname", "^db"]')
+    assert [n.certname for n in page.context["rows"]] == ["db01.example.com", "db02.example.com"]
     # The query and the status/environment filters combine.
     url = '/nodes/?q=facts.os.family = "Debian"&env=staging'
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", url)
