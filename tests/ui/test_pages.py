@@ -328,6 +328,19 @@ def test_where_applied(viewer_client, fleet, django_assert_max_num_queries):
     uuid = fleet["catalogs"]["db01.example.com"][1].catalog_uuid
     page = _get(viewer_client, django_assert_max_num_queries, "where", f"/where/?catalog_uuid={uuid}")
     assert [r["certname"] for r in page.context["rows"]] == ["db01.example.com"]
+    # "During" a range: every version current at some moment of it (both versions of each node).
+    since = (timezone.now() - dt.timedelta(hours=50)).strftime("%Y-%m-%dT%H:%M")
+    until = timezone.now().strftime("%Y-%m-%dT%H:%M")
+    page = _get(
+        viewer_client, django_assert_max_num_queries, "where", f"/where/?code_id=c0ffee1&since={since}&until={until}"
+    )
+    assert len(page.context["rows"]) == 5 and page.context["total"] is None
+    page = _get(
+        viewer_client, django_assert_max_num_queries, "where", f"/where/?class=nginx&since={since}&until={until}"
+    )
+    assert len(page.context["rows"]) == 5
+    assert viewer_client.get(f"/where/?class=nginx&since={since}").status_code == 400
+    assert viewer_client.get(f"/where/?class=nginx&since={since}&until={until}&at={until}").status_code == 400
     bad = viewer_client.get("/where/?title=x")
     assert bad.status_code == 400 and b"needs" in bad.content
     # A resource type alone is enough (every node with any Cron resource, 36 hours ago).
