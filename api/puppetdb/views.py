@@ -189,6 +189,10 @@ def _query_param(params, *, allow_pql=False):
 
 def run_entity(request, entity: str, extra: list | None = None, *, single: tuple[str, str] | None = None, allowed=()):
     params = read_params(request, COMMON_PARAMS | set(allowed))
+    if _bool_param(params.get("distinct_resources"), "distinct_resources"):
+        raise BadRequest("distinct_resources is not supported by this server")
+    if _bool_param(params.get("include_facts_expiration"), "include_facts_expiration") and entity == "nodes":
+        raise BadRequest("include_facts_expiration is not supported by this server")
     query = _query_param(params)
     paging = paging_from(params)
     include_total = _bool_param(params.get("include_total"), "include_total")

@@ -324,6 +324,8 @@ RUNS_WAIT_MAX_NODES = env_int("RUNS_WAIT_MAX_NODES", 50000, minimum=1)
 HOOKS_MAX_LONG_REQUESTS = env_int("HOOKS_MAX_LONG_REQUESTS", 2, minimum=1)
 HOOKS_POLL_SECONDS = env_float("HOOKS_POLL_SECONDS", 1.0, minimum=0.05)
 HOOKS_SAFETY_POLL_SECONDS = env_float("HOOKS_SAFETY_POLL_SECONDS", 15.0, minimum=0.1)
+# A busy fleet notifies often: a wait or stream re-reads the database at most this often.
+HOOKS_MIN_INTERVAL_SECONDS = env_float("HOOKS_MIN_INTERVAL_SECONDS", 0.25, minimum=0.0)
 EVENTS_STREAM_MAX_SECONDS = env_int("EVENTS_STREAM_MAX_SECONDS", 300, minimum=1)
 EVENTS_STREAM_HEARTBEAT_SECONDS = env_float("EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
 EVENTS_HISTORY_MAX_ROWS = env_int("EVENTS_HISTORY_MAX_ROWS", 200000, minimum=1)
@@ -333,6 +335,7 @@ WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0, minim
 WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+HOOKS_WEBHOOK_CACHE_SECONDS = env_float("HOOKS_WEBHOOK_CACHE_SECONDS", 5.0, minimum=0.0)
 CELERY_BEAT_SCHEDULE["stagehand.hooks.prune_events"] = {"task": "stagehand.hooks.prune_events", "schedule": 600.0}
 CELERY_BEAT_SCHEDULE["stagehand.hooks.requeue_deliveries"] = {
     "task": "stagehand.hooks.requeue_deliveries",

@@ -8,18 +8,13 @@ ROOT_URLCONF = "config.urls.enc"
 READY_REQUIRED_CHECKS = ["database"]
 
 # --- enc (issue 5) -----------------------------------------------------------------------------
-# The classification path is latency-critical: only the request log middleware (no sessions,
-# CSRF, auth or common middleware; the views authenticate API tokens themselves).
+# The classification path is latency-critical: no sessions, CSRF, auth or common middleware
+# (the views set Content-Length); the access policy leaves the classify view to check an API token
+# in its single statement (config.security.token_checked_by_view).
 from config.env import env_bool, env_choice  # noqa: E402
 from config.settings.base import MIDDLEWARE as _BASE_MIDDLEWARE  # noqa: E402
 
-MIDDLEWARE = [
-    _BASE_MIDDLEWARE[0],
-    # ops: request metrics and the access policy (for /enc/v1/nodes/ it adds no query: the views
-    # check tokens in their single lookup; it refuses unauthenticated /metrics and the like).
-    "config.metrics.MetricsMiddleware",
-    "config.security.AccessPolicyMiddleware",
-]
+MIDDLEWARE = [name for name in _BASE_MIDDLEWARE if name != "django.middleware.common.CommonMiddleware"]
 # One JSON access-log line per request costs ~0.1 ms of CPU; WARNING keeps only errors.
 LOGGING = {  # noqa: F405
     **LOGGING,  # noqa: F405

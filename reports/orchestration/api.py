@@ -84,6 +84,24 @@ class RunWaitView(APIView):
         return response
 
 
+class WaitClientView(APIView):
+    """The ``stagehand-wait`` script itself (standard library only), for pipelines to fetch with
+    the token they already use: ``curl -fsS -H "Authorization: Bearer $T" -o stagehand-wait
+    $STAGEHAND_URL/api/v1/runs/client/stagehand-wait && chmod 755 stagehand-wait``."""
+
+    required_scope = "read"
+
+    def get(self, request):
+        from pathlib import Path
+
+        from django.http import FileResponse
+
+        path = Path(__file__).resolve().parent / "client" / "stagehand-wait"
+        response = FileResponse(path.open("rb"), content_type="text/x-python")
+        response["Content-Disposition"] = 'attachment; filename="stagehand-wait"'
+        return response
+
+
 # --- events --------------------------------------------------------------------------------
 
 
@@ -162,6 +180,7 @@ class EventStreamView(APIView):
                 heartbeat=settings.EVENTS_STREAM_HEARTBEAT_SECONDS,
                 poll=settings.HOOKS_POLL_SECONDS,
                 safety_poll=settings.HOOKS_SAFETY_POLL_SECONDS,
+                min_interval=settings.HOOKS_MIN_INTERVAL_SECONDS,
                 check_gap=resume and after > 0,  # 0: "everything kept", no gap to report
             )
             body = _ClosingStream(generator, notify.slots.release)
@@ -320,6 +339,8 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def ping(self, request, pk=None):
         hook = self.get_object()
         delivery = webhooks.ping(hook)
+        if delivery is None:
+            return Response({"error": "the webhook is disabled; enable it first"}, status=status.HTTP_409_CONFLICT)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"], url_path="rotate-secret")
@@ -367,9 +388,13 @@ class RedeliverView(APIView):
         import orjson
 
         obj = get_object_or_404(WebhookDelivery.objects.filter(webhook_id=pk).select_related("webhook"), uuid=delivery)
+        if not obj.body:
+            return Response({"error": "this delivery has not been attempted yet"}, status=status.HTTP_409_CONFLICT)
         payload = orjson.loads(obj.body)["event"]
-        new = webhooks.create_deliveries([obj.webhook], obj.event_id, obj.kind, payload)[0]
-        return Response(DeliverySerializer(new).data, status=status.HTTP_202_ACCEPTED)
+        created = webhooks.create_deliveries([obj.webhook], obj.event_id, obj.kind, payload)
+        if not created:
+            return Response({"error": "the webhook is disabled; enable it first"}, status=status.HTTP_409_CONFLICT)
+        return Response(DeliverySerializer(created[0]).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- rollout -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from django.db import connection, transaction
 
 from reports.orchestration.models import Event, EventKind
@@ -42,8 +43,10 @@ def _iso(value) -> str | None:
 
 
 def record(kind: str, *, certname: str = "", environment: str = "", status: str = "", code_id: str = "", data: dict):
-    """Append one event (inside the caller's transaction) and fan it out. Returns the Event."""
-    event = Event.objects.create(
+    """Append one event (inside the caller's transaction) and fan it out. Returns the Event.
+
+    One round trip inserts the row and queues the NOTIFY (PostgreSQL delivers it on commit)."""
+    event = Event(
         kind=kind,
         certname=certname or "",
         environment=environment or "",
@@ -52,7 +55,24 @@ def record(kind: str, *, certname: str = "", environment: str = "", status: str 
         data=data,
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{event.id} {kind} {certname or '-'}"])
+        cursor.execute(
+            "WITH e AS (INSERT INTO reports_event (kind, certname, environment, status, code_id, data, created) "
+            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, now()) RETURNING id, created) "
+            "SELECT id, created, pg_notify(%s, id || ' ' || %s || ' ' || %s) FROM e",
+            [
+                event.kind,
+                event.certname,
+                event.environment,
+                event.status,
+                event.code_id,
+                orjson.dumps(data).decode(),
+                CHANNEL,
+                kind,
+                certname or "-",
+            ],
+        )
+        event.id, event.created, _ = cursor.fetchone()
+    event._state.adding = False
     from reports.orchestration import webhooks
 
     webhooks.fan_out(event)
@@ -74,9 +94,19 @@ def _guarded(fn):
     return receiver
 
 
+_environment_names: dict[int, str] = {}  # environments are never renamed: cache id -> name
+
+
 def _environment_name(obj, attr: str) -> str:
-    env = getattr(obj, attr, None)
-    return env.name if env is not None else ""
+    env_id = getattr(obj, f"{attr}_id", None)
+    if env_id is None:
+        return ""
+    name = _environment_names.get(env_id)
+    if name is None:
+        name = getattr(obj, attr).name
+        if len(_environment_names) < 10000:
+            _environment_names[env_id] = name
+    return name
 
 
 def report_data(report, node=None, previous_status=None) -> dict:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_datetime
 
 from inventory.models import Node
@@ -251,6 +252,14 @@ def evaluate(known: dict[str, int], unknown: list[str], condition: Condition) ->
     return result
 
 
+def _report_page(report_id: int) -> str | None:
+    """The web UI's page of a report, when this process serves the UI."""
+    try:
+        return reverse("ui:report", args=[report_id])
+    except NoReverseMatch:
+        return None
+
+
 def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
@@ -284,8 +293,11 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         if total.complete or remaining <= 0 or (request.fail_fast and total.failed):
             break
         notify.release_connection()
+        # Coalesce bursts of reports into one re-evaluation per HOOKS_MIN_INTERVAL_SECONDS.
+        time.sleep(min(settings.HOOKS_MIN_INTERVAL_SECONDS, max(0.0, remaining)))
+        remaining = deadline - clock()
         pause = settings.HOOKS_SAFETY_POLL_SECONDS if hub.listening else settings.HOOKS_POLL_SECONDS
-        hub.wait(seq, min(remaining, pause), interest=set(total.pending))
+        hub.wait(seq, max(0.0, min(remaining, pause)), interest=set(total.pending))
     return build_result(request, total, waited=clock() - started)
 
 
@@ -329,6 +341,7 @@ def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) ->
                 "failed": report["resources_failed"],
             },
             "report_hash": report["hash"],
+            "report_page": _report_page(report["id"]),
             "report_url": f"/pdb/query/v4/reports?query=%5B%22%3D%22%2C%22hash%22%2C%22{report['hash']}%22%5D",
             "events_url": f"/pdb/query/v4/reports/{report['hash']}/events",
         }

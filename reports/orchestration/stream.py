@@ -76,6 +76,7 @@ def stream(
     hub=None,
     on_close=None,
     check_gap: bool = True,
+    min_interval: float = 0.0,
 ):
     """Generator of SSE chunks. Holds no database connection between batches."""
     hub = hub or notify.hub
@@ -103,6 +104,9 @@ def stream(
             if now >= next_beat:
                 yield b": keepalive\n\n"
                 next_beat = now + heartbeat
+            if min_interval:  # coalesce bursts of events into one read per interval
+                time.sleep(min(min_interval, max(0.0, deadline - now)))
+                now = time.monotonic()
             pause = safety_poll if hub.listening else poll
             hub.wait(seq, max(0.0, min(deadline, next_beat, now + pause) - now))
     finally:

@@ -10,6 +10,7 @@ router.register("webhooks", api.WebhookViewSet, basename="hooks-webhook")
 
 urlpatterns = [
     path("runs/wait", api.RunWaitView.as_view(), name="hooks-runs-wait"),
+    path("runs/client/stagehand-wait", api.WaitClientView.as_view(), name="hooks-wait-client"),
     path("events/stream", api.EventStreamView.as_view(), name="hooks-events-stream"),
     path("events", api.EventListView.as_view(), name="hooks-events"),
     path("rollout", api.RolloutView.as_view(), name="hooks-rollout"),

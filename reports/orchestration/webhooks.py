@@ -27,8 +27,9 @@ import urllib.request
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from reports.orchestration.filters import EventFilter
@@ -64,9 +65,34 @@ def hook_filter(hook: Webhook) -> EventFilter:
     )
 
 
+class _EnabledHooks:
+    """The enabled hooks, cached per process for HOOKS_WEBHOOK_CACHE_SECONDS so the ingest hot
+    path does not query them for every event. Saving or deleting a hook clears the cache of the
+    process that did it; other processes see the change within the TTL."""
+
+    def __init__(self):
+        self._hooks: list[Webhook] | None = None
+        self._loaded = 0.0
+
+    def get(self) -> list[Webhook]:
+        ttl = settings.HOOKS_WEBHOOK_CACHE_SECONDS
+        if self._hooks is None or time.monotonic() - self._loaded > ttl:
+            self._hooks = list(Webhook.objects.filter(enabled=True))
+            self._loaded = time.monotonic()
+        return self._hooks
+
+    def clear(self, **_kwargs) -> None:
+        self._hooks = None
+
+
+enabled_hooks = _EnabledHooks()
+post_save.connect(enabled_hooks.clear, sender=Webhook, dispatch_uid="hooks.webhook_cache_save")
+post_delete.connect(enabled_hooks.clear, sender=Webhook, dispatch_uid="hooks.webhook_cache_delete")
+
+
 def matching_hooks(event: Event) -> list[Webhook]:
     hooks = []
-    for hook in Webhook.objects.filter(enabled=True):
+    for hook in enabled_hooks.get():
         flt = hook_filter(hook)
         if not flt.matches_columns(event):
             continue
@@ -112,19 +138,31 @@ def _event_payload(delivery: WebhookDelivery) -> dict:
 
 
 def create_deliveries(hooks, event_id, kind, payload: dict | None) -> list[WebhookDelivery]:
+    """Delivery rows for the hooks that are still there and enabled: they are locked FOR KEY SHARE
+    until commit, so a hook deleted concurrently (or one a stale cache still lists) can never make
+    the caller's transaction — an ingest transaction — fail its foreign-key check at commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM reports_webhook WHERE id = ANY(%s) AND enabled FOR KEY SHARE", [[h.pk for h in hooks]]
+        )
+        live = {row[0] for row in cursor.fetchall()}
     now = timezone.now()
     deliveries = []
     for hook in hooks:
+        if hook.pk not in live:
+            continue
         delivery = WebhookDelivery(webhook=hook, event_id=event_id, kind=kind, next_attempt_at=now)
         delivery.body = body_for(payload, hook, delivery.uuid) if payload is not None else ""
         deliveries.append(delivery)
+    if not deliveries:
+        return []
     WebhookDelivery.objects.bulk_create(deliveries)
     ids = [d.pk for d in deliveries]
     transaction.on_commit(lambda: enqueue(ids))
     return deliveries
 
 
-def ping(hook: Webhook) -> WebhookDelivery:
+def ping(hook: Webhook) -> WebhookDelivery | None:
     """A test delivery to one hook (whatever its filters), e.g. after registering it."""
     payload = {
         "id": None,
@@ -132,7 +170,8 @@ def ping(hook: Webhook) -> WebhookDelivery:
         "created": timezone.now().isoformat().replace("+00:00", "Z"),
         "data": {"message": "Stagehand webhook ping", "webhook": hook.name},
     }
-    return create_deliveries([hook], None, "ping", payload)[0]
+    created = create_deliveries([hook], None, "ping", payload)
+    return created[0] if created else None
 
 
 def enqueue(ids, countdown: float | None = None) -> None:
@@ -249,7 +288,7 @@ def _record(delivery, hook, started, status, elapsed, error) -> float | None:
             Webhook.objects.filter(pk=hook.pk).update(
                 consecutive_failures=F("consecutive_failures") + 1, last_delivery_at=now
             )
-            hook = Webhook.objects.select_for_update().get(pk=hook.pk)
+            hook = Webhook.objects.select_for_update(no_key=True).get(pk=hook.pk)
             limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES
             if hook.enabled and hook.consecutive_failures >= limit:
                 hook.enabled = False

@@ -152,9 +152,9 @@ def test_extra_long_polls_answer_at_once_instead_of_taking_every_thread(web):
     assert [a.json()["outcome"] for a in answers] == ["succeeded", "succeeded"]
 
 
-def run_cli(web, raw, *args, timeout=60):
+def run_cli(web, raw, *args, timeout=60, script=CLI):
     return subprocess.run(
-        [sys.executable, str(CLI), "--url", web.url, "--token", raw, *args],
+        [sys.executable, str(script), "--url", web.url, "--token", raw, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -162,12 +162,21 @@ def run_cli(web, raw, *args, timeout=60):
     )
 
 
-def test_cli_exit_codes(web):
+def test_cli_exit_codes(web, tmp_path):
     raw = token(("read",))
+    # Pipelines fetch the script with their token; this test runs the fetched copy.
+    fetched = requests.get(
+        web.url + "/api/v1/runs/client/stagehand-wait", headers={"Authorization": f"Bearer {raw}"}, timeout=10
+    )
+    assert fetched.status_code == 200 and fetched.content == CLI.read_bytes()
+    script = tmp_path / "stagehand-wait"
+    script.write_bytes(fetched.content)
     since = (timezone.now() - dt.timedelta(seconds=1)).isoformat()
     store_report("web1.example", status="changed", code_id="v7")
     store_report("web2.example", status="unchanged", code_id="v7", noop=True, noop_pending=True)
-    ok = run_cli(web, raw, "--certname", "web1.example,web2.example", "--reported-after", since, "--code-id", "v7")
+    ok = run_cli(
+        web, raw, "--certname", "web1.example,web2.example", "--reported-after", since, "--code-id", "v7", script=script
+    )
     assert ok.returncode == 0, ok.stderr
     assert "web1.example" in ok.stdout and "changed" in ok.stdout
     assert (

@@ -25,7 +25,7 @@ def test_done_pending_and_statuses(client, reader):
     store_report("ok.example", status="changed", code_id="v2")
     store_report("same.example", status="unchanged", code_id="v2")
     store_report("noop.example", status="unchanged", code_id="v2", noop=True, noop_pending=True)
-    store_report(
+    bad_report = store_report(
         "bad.example",
         status="failed",
         code_id="v2",
@@ -63,6 +63,7 @@ def test_done_pending_and_statuses(client, reader):
     assert "returned 100" in bad["failed_resources"][0]["message"]
     assert bad["errors"][0]["message"] == "Could not find dependency Service[nginx]"
     assert bad["report_url"].startswith("/pdb/query/v4/reports?query=")
+    assert bad["report_page"] == f"/reports/{bad_report.id}/"
     pending = {item["certname"]: item["reason"] for item in result["pending"]}
     assert pending == {
         "old.example": "no report after reported_after",

@@ -139,3 +139,40 @@ def test_unreachable_receiver_disables_the_hook_and_cancels_its_queue():
     assert not hook.enabled and "after 2 consecutive failed delivery attempts" in hook.disabled_reason
     second.refresh_from_db()
     assert second.state == DeliveryState.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hook_deleted_by_another_process_never_breaks_ingest():
+    from django.db import connection
+
+    from reports.models import Report
+
+    hook = Webhook.objects.create(name="soon gone", url="http://127.0.0.1:9/", secret="s" * 20)
+    store_report("one.example", status="changed")  # warms this process's cache of enabled hooks
+    assert WebhookDelivery.objects.filter(webhook=hook).exists()
+    with connection.cursor() as cursor:  # deleted elsewhere: no signal clears our cache
+        cursor.execute("DELETE FROM reports_webhookdelivery; DELETE FROM reports_webhook")
+    assert webhooks.enabled_hooks.get() == [hook]  # still cached here
+    report = store_report("two.example", status="failed")
+    assert Report.objects.filter(pk=report.pk).exists()
+    assert Event.objects.filter(certname="two.example").count() == 2
+    assert not WebhookDelivery.objects.exists()
+
+
+@WEB
+@pytest.mark.django_db
+def test_ping_and_redeliver_need_an_enabled_hook(client):
+    admin = auth(token(("admin",), username="ops"))
+    hook = Webhook.objects.create(name="p", url="http://127.0.0.1:9/", secret="s" * 20)
+    pinged = client.post(f"/api/v1/webhooks/{hook.pk}/ping", **admin)
+    assert pinged.status_code == 202 and pinged.json()["kind"] == "ping"
+    uuid = pinged.json()["uuid"]
+    again = client.post(f"/api/v1/webhooks/{hook.pk}/deliveries/{uuid}/redeliver", **admin)
+    assert again.status_code == 202 and again.json()["uuid"] != uuid
+    store_report("e.example")  # its deliveries get their body at the first attempt
+    unsent = WebhookDelivery.objects.filter(webhook=hook, kind="report_stored").first()
+    response = client.post(f"/api/v1/webhooks/{hook.pk}/deliveries/{unsent.uuid}/redeliver", **admin)
+    assert response.status_code == 409 and "not been attempted" in response.json()["error"]
+    webhooks.disable(hook, "maintenance")
+    assert client.post(f"/api/v1/webhooks/{hook.pk}/ping", **admin).status_code == 409
+    assert not WebhookDelivery.objects.filter(webhook=hook, state=DeliveryState.PENDING).exists()
