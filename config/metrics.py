@@ -181,6 +181,42 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(self.service, route, method).observe(time.perf_counter() - started)
 
 
+def observe_classification(view):
+    """Decorator for the ENC view: count classifications by outcome (ok, conflict, rejected,
+    error) and observe their latency."""
+    import functools
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = view(request, *args, **kwargs)
+            code = response.status_code
+            outcome = "ok" if code < 300 else ("conflict" if code == 409 else ("rejected" if code < 500 else "error"))
+            return response
+        finally:
+            ENC_CLASSIFICATIONS.labels(outcome=outcome).inc()
+            if outcome in ("ok", "conflict"):
+                ENC_CLASSIFICATION_SECONDS.observe(time.perf_counter() - started)
+
+    return wrapper
+
+
+def record_batch(names: dict, updates: dict) -> None:
+    """Count a committed ingest batch: ``names`` {command id: command name}, ``updates``
+    {command id: {"state": done|superseded|pending|dead, ...}} (pending = a failed try)."""
+    for cid, update in updates.items():
+        command = names.get(cid, "unknown")
+        state = update.get("state")
+        if state in ("done", "superseded"):
+            COMMANDS_PROCESSED.labels(command=command, outcome=state).inc()
+        elif state == "dead":
+            COMMANDS_DEAD.labels(command=command).inc()
+        elif state == "pending":
+            COMMANDS_FAILED.labels(command=command).inc()
+
+
 def _route(request) -> str:
     """The URL pattern that matched (bounded cardinality), also for a request refused before
     its view was resolved; ``unmatched`` for a 404."""

@@ -9,7 +9,9 @@ Session users: any logged-in user reads, staff users write (``api.authentication
 from __future__ import annotations
 
 from django.db.models import Q
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +19,39 @@ from rest_framework.views import APIView
 from api.models import ApiToken
 from enc import rules, service
 from enc.models import AuditEntry, NodeGroup
+
+# --- schema documentation (validation itself lives in enc.service) ---------------------------
+
+
+class GroupSchema(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField()
+    description = serializers.CharField(required=False)
+    parent = serializers.UUIDField(help_text="Parent group id; the root is 00000000-0000-4000-8000-000000000000.")
+    rule = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='PE classifier rule, e.g. ["and", ["=", ["fact", "os", "family"], "Debian"], ["~", "name", "^web"]]',
+    )
+    pinned = serializers.ListField(child=serializers.CharField(), required=False)
+    classes = serializers.JSONField(required=False, help_text='{"class": {"parameter": value}}')
+    variables = serializers.JSONField(required=False, help_text='{"name": value} (top-scope parameters)')
+    environment = serializers.CharField(required=False, allow_blank=True)
+    environment_trumps = serializers.BooleanField(required=False, help_text="An environment group.")
+    serial = serializers.IntegerField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+    last_edited = serializers.DateTimeField(read_only=True)
+
+
+class GroupListSchema(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = GroupSchema(many=True)
+
+
+class RuleSchema(serializers.Serializer):
+    rule = serializers.JSONField()
+    parent = serializers.UUIDField(required=False, help_text="preview only: restrict to this group's members")
+    pinned = serializers.ListField(child=serializers.CharField(), required=False, help_text="preview only")
 
 
 def _actor(request) -> tuple[str, str]:
@@ -62,6 +97,10 @@ class _Scoped(APIView):
 
 
 class GroupList(_Scoped):
+    @extend_schema(
+        responses=GroupListSchema,
+        parameters=[OpenApiParameter("q", str, description="text in the name or description")],
+    )
     def get(self, request):
         groups = NodeGroup.objects.all()
         q = request.query_params.get("q")
@@ -70,6 +109,9 @@ class GroupList(_Scoped):
         data = [service.group_to_dict(g) for g in groups]
         return Response({"count": len(data), "results": data})
 
+    @extend_schema(
+        request=GroupSchema, responses={201: GroupSchema, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+    )
     def post(self, request):
         actor, token = _actor(request)
         try:
@@ -81,6 +123,9 @@ class GroupList(_Scoped):
         return Response(service.group_to_dict(group), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    responses={200: GroupSchema, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+)
 class GroupDetail(_Scoped):
     def get(self, request, pk):
         group = NodeGroup.objects.filter(id=pk).first()
@@ -100,12 +145,15 @@ class GroupDetail(_Scoped):
             return _refused(exc)
         return Response(service.group_to_dict(group))
 
+    @extend_schema(request=GroupSchema)
     def put(self, request, pk):
         return self._update(request, pk, partial=False)
 
+    @extend_schema(request=GroupSchema)
     def patch(self, request, pk):
         return self._update(request, pk, partial=True)
 
+    @extend_schema(responses={204: None, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
     def delete(self, request, pk):
         actor, token = _actor(request)
         try:
@@ -117,6 +165,7 @@ class GroupDetail(_Scoped):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 class GroupRules(_Scoped):
     """The group's rule, the rule AND-ed with its ancestors', and their PuppetDB translations."""
 
@@ -137,6 +186,7 @@ class GroupRules(_Scoped):
         return Response(body)
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 class GroupMembers(_Scoped):
     """Known (active) nodes in the group now."""
 
@@ -161,6 +211,7 @@ def _rule_from(request):
     return data, data["rule"]
 
 
+@extend_schema(request=RuleSchema, responses=OpenApiTypes.OBJECT)
 class ValidateRule(_Scoped):
     write_scope = "read"
 
@@ -175,6 +226,7 @@ class ValidateRule(_Scoped):
         return Response({"valid": True, "errors": [], "fields": rules.fields(rule)})
 
 
+@extend_schema(request=RuleSchema, responses=OpenApiTypes.OBJECT)
 class TranslateRule(_Scoped):
     write_scope = "read"
 
@@ -194,6 +246,7 @@ class TranslateRule(_Scoped):
         return Response({"endpoint": "inventory", "query": query})
 
 
+@extend_schema(request=RuleSchema, responses=OpenApiTypes.OBJECT)
 class PreviewRule(_Scoped):
     """Which known nodes a rule (inside an optional parent group, plus pinned nodes) matches now."""
 
@@ -236,6 +289,7 @@ def _audit_dict(entry: AuditEntry) -> dict:
     }
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 class AuditLog(_Scoped):
     """Newest first; keyset pagination with ``?before=<id>``; filter ``?group=<id>``."""
 

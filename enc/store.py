@@ -153,7 +153,7 @@ def _token_tables() -> tuple[str, str]:
 @dataclass(slots=True)
 class Lookup:
     key: tuple  # (version, changed) of the classification
-    facts: dict | None  # the node's stored facts (the requested keys only), None when unknown
+    facts: dict | None  # the node's stored facts (the requested keys only); None when unknown or none asked
     producer_timestamp: datetime | None  # of the stored facts
     token_id: int | None  # the API token whose hash was given, when usable
     token_scopes: list | None
@@ -169,10 +169,13 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     text = _LOOKUP_SQL.get(keys)
     if text is not None:
         return text
+    doc_join = sql.SQL(_DOC_JOIN)
     if keys is None or len(keys) > MAX_SUBSET_KEYS:
         facts = sql.SQL("d.doc::text")
     elif not keys:
-        facts = sql.SQL("CASE WHEN d.doc IS NULL THEN NULL ELSE '{}' END")
+        # No facts needed (a POST): do not read the fact document at all.
+        facts = sql.SQL("NULL::text")
+        doc_join = sql.SQL("")
     else:
         pairs = sql.SQL(", ").join(sql.SQL("{}, d.doc -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keys)
         facts = sql.SQL(
@@ -192,7 +195,7 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
         ) tok ON TRUE
         WHERE s.id = %s
         """
-    ).format(facts=facts, doc_join=sql.SQL(_DOC_JOIN), tokens=sql.Identifier(tokens), users=sql.Identifier(users))
+    ).format(facts=facts, doc_join=doc_join, tokens=sql.Identifier(tokens), users=sql.Identifier(users))
     text = statement.as_string(conn)
     if len(_LOOKUP_SQL) > 64:
         _LOOKUP_SQL.clear()

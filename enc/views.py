@@ -5,8 +5,10 @@
                                             (stored as the node's facts when newer)
 ``GET  /enc/v1/nodes/<certname>/explain``   why each group matched or not, where values came from
 
-Authentication: an API token with scope ``classify`` (or ``admin``) in ``Authorization: Bearer``
-(or ``X-Authentication``); anonymous requests only when ``ENC_ALLOW_ANONYMOUS`` is true.
+Access: the ``classify`` scope under the access policy (``config/security.py``): an API token
+(``Authorization: Bearer``), a client certificate through a trusted proxy, an open network, or
+``ENC_ALLOW_ANONYMOUS=true``. A token on a classify request is checked here, in the lookup
+statement (``enc/middleware.py``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import re
 from datetime import UTC, datetime
 
 import orjson
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from api.authentication import token_from_headers
-from api.models import ApiToken, hash_token
+from api.models import hash_token
+from config import metrics  # ops: metrics
+from config.security import policy
 from enc import render, resolver, store
 
 log = logging.getLogger("stagehand.enc")
@@ -48,30 +50,28 @@ def _error(status: int, message: str, **extra) -> HttpResponse:
     return response
 
 
-def _authorise(request) -> HttpResponse | None:
-    """Token check for the explain view (the classify view checks with its single lookup)."""
-    raw = token_from_headers(request.headers)
-    if raw is None:
-        if getattr(settings, "ENC_ALLOW_ANONYMOUS", False):
-            return None
-        return _error(401, "authentication required: send an API token with scope 'classify'")
-    token = ApiToken.authenticate(raw)
-    if token is None:
-        return _error(401, "invalid, expired or revoked token")
-    if not token.allows("classify"):
-        return _error(403, "this token lacks the 'classify' scope")
-    return None
+def _policy_problem(request) -> HttpResponse | None:
+    """The access policy middleware has identified the caller (token, client certificate, open
+    network, anonymous scopes); fail closed when it has not run."""
+    access = getattr(request, "stagehand_access", None)
+    if access is not None and access.allows("classify"):
+        return None
+    if access is None or not access.authenticated:
+        return _error(401, "authentication required: send an API token (or client certificate) with scope 'classify'")
+    return _error(403, f"{access.describe()} lacks the 'classify' scope")
 
 
-def _token_problem(raw: str | None, found: store.Lookup) -> HttpResponse | None:
-    if raw is None:
-        if getattr(settings, "ENC_ALLOW_ANONYMOUS", False):
-            return None
-        return _error(401, "authentication required: send an API token with scope 'classify'")
+def _token_problem(request, raw: str, found: store.Lookup) -> HttpResponse | None:
+    """A token the fast path left to the view (enc.middleware), checked by the lookup statement."""
     if found.token_id is None:
         return _error(401, "invalid, expired or revoked token")
     if "classify" not in found.token_scopes and "admin" not in found.token_scopes:
-        return _error(403, "this token lacks the 'classify' scope")
+        # Rare: let the full policy decide (open networks or anonymous scopes may still allow it).
+        access = policy().identify(request)
+        if isinstance(access, HttpResponse):
+            return access
+        request.stagehand_access = access
+        return _policy_problem(request)
     last = found.token_last_used
     if last is None or (timezone.now() - last).total_seconds() > 60:
         store.touch_token(found.token_id)
@@ -81,7 +81,7 @@ def _token_problem(raw: str | None, found: store.Lookup) -> HttpResponse | None:
 def _check(request, certname: str) -> HttpResponse | None:
     if not CERTNAME_RE.match(certname):
         return _error(400, f"invalid certname {certname[:100]!r}: letters, digits, '.', '_', '-' only")
-    return _authorise(request)
+    return _policy_problem(request)
 
 
 def _parse_timestamp(value, field: str) -> datetime:
@@ -126,25 +126,41 @@ def _parse_post(body: bytes) -> dict:
     }
 
 
-def _lookup(request, certname: str):
+def _get_keys(snapshot) -> tuple | None:
+    """A GET needs the stored facts the rules read."""
+    return store.snapshot_fact_keys(snapshot)
+
+
+def _post_keys(trusted_posted: bool):
+    """A POST brings its facts; the stored document is read only for the trusted facts the rules
+    use when the post has none (Puppet's fact cache carries none)."""
+
+    def keys(snapshot) -> tuple:
+        return ("trusted",) if not trusted_posted and (snapshot is None or snapshot.uses_trusted) else ()
+
+    return keys
+
+
+def _lookup(request, certname: str, keys_for):
     """(snapshot, stored facts or None, stored producer timestamp, auth problem or None) with one
     statement in the common case (the cached snapshot's version is current)."""
-    raw = token_from_headers(request.headers)
+    raw = getattr(request, "stagehand_enc_token", None)
     cached = store.cache.peek()
-    keys = store.snapshot_fact_keys(cached)
+    keys = keys_for(cached)
     found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None)
-    problem = _token_problem(raw, found)
+    problem = _token_problem(request, raw, found) if raw is not None else _policy_problem(request)
     if problem is not None:
         return None, None, None, problem
     snapshot = store.cache.get(found.key)
     facts = found.facts
-    if snapshot is not cached and store.snapshot_fact_keys(snapshot) != keys:
+    if snapshot is not cached and keys_for(snapshot) != keys:
         # New groups read other facts: fetch them (the version is already decided).
-        facts = store.lookup(certname, store.snapshot_fact_keys(snapshot)).facts
+        facts = store.lookup(certname, keys_for(snapshot)).facts
     return snapshot, facts, found.producer_timestamp, None
 
 
 @csrf_exempt
+@metrics.observe_classification  # ops: ENC classifications and latency
 def classify(request, certname: str):
     if request.method not in ("GET", "POST"):
         return _error(405, f"method {request.method} not allowed; use GET or POST")
@@ -157,24 +173,26 @@ def classify(request, certname: str):
         return _error(400, f"format must be 'yaml' or 'json', got {fmt!r}")
 
     if request.method == "GET":
-        snapshot, facts, _, problem = _lookup(request, certname)
+        snapshot, facts, _, problem = _lookup(request, certname, _get_keys)
         if problem is not None:
             return problem
         facts = facts or {}
         trusted = facts.get("trusted")
         trusted = trusted if isinstance(trusted, dict) else {}
     else:
-        snapshot, stored, stored_ts, problem = _lookup(request, certname)
-        if problem is not None:
-            return problem
         try:
             posted = _parse_post(request.body)
         except ValueError as exc:
-            return _error(400, str(exc))
-        facts = posted["facts"]
-        trusted = posted["trusted"]
+            posted, bad_body = None, str(exc)
+        facts = posted["facts"] if posted else {}
+        trusted = posted["trusted"] if posted else None
         if trusted is None:
             trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else None
+        snapshot, stored, stored_ts, problem = _lookup(request, certname, _post_keys(trusted is not None))
+        if problem is not None:
+            return problem  # authentication first, then the body
+        if posted is None:
+            return _error(400, bad_body)
         stamp = posted["producer_timestamp"]
         newer = stamp is None or stored_ts is None or stamp > stored_ts
         if trusted is None:

@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from inventory.redaction import redact_event, redact_resource  # ops: sensitive values never stored
+
 # command -> (oldest version accepted over HTTP, newest version)
 COMMANDS: dict[str, tuple[int, int]] = {
     "replace_facts": (4, 5),
@@ -227,7 +229,7 @@ RELATIONSHIPS = {"contains", "before", "required-by", "notifies", "subscription-
 
 def _catalog(version: int, p: dict, url_certname: str | None) -> dict:
     certname = _certname(p, url_certname)
-    resources = [_resource(i, r) for i, r in enumerate(_require(p, "resources", list))]
+    resources = [redact_resource(r, _resource(i, r)) for i, r in enumerate(_require(p, "resources", list))]  # ops
     known = {(r["type"], r["title"]) for r in resources}
     edges = []
     for i, e in enumerate(_require(p, "edges", list, nullable=True) or []):
@@ -301,7 +303,7 @@ def _report_resource(i: int, r: Any) -> dict:
         "line": _require(r, "line", int, nullable=True, where=where + "."),
         "containment_path": path,
         "corrective_change": r.get("corrective_change") if isinstance(r.get("corrective_change"), bool) else None,
-        "events": [_event(e, f"{where}.events[{j}]") for j, e in enumerate(events)],
+        "events": [redact_event(e, _event(e, f"{where}.events[{j}]")) for j, e in enumerate(events)],  # ops
     }
 
 

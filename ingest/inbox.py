@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import metrics  # ops: metrics
 from ingest.models import Command, CommandState
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def submit(
     )
     if publish:
         transaction.on_commit(lambda: enqueue([cmd.id]))
+    transaction.on_commit(lambda: metrics.COMMANDS_RECEIVED.labels(command=command, source=source).inc())  # ops
     return cmd
 
 

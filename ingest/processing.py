@@ -26,10 +26,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import metrics  # ops: metrics
 from ingest.commands import COALESCED, CommandError, normalise
 from ingest.models import Command, CommandState
 from inventory import signals
-from inventory.storage import nodes
+from inventory.storage import events, nodes
 from inventory.storage.catalogs import store_catalog, store_catalog_inputs
 from inventory.storage.facts import store_facts
 from inventory.storage.lifecycle import configure_expiration, deactivate_node
@@ -58,8 +59,19 @@ def decode_payload(payload: bytes, encoding: str) -> bytes:
     return payload
 
 
-def decode_command(name: str, version: int, certname: str, payload: bytes, encoding: str, fmt: str, source: str):
-    """Raw inbox row -> normalised command (raises PermanentError)."""
+def decode_command(
+    name: str,
+    version: int,
+    certname: str,
+    payload: bytes,
+    encoding: str,
+    fmt: str,
+    source: str,
+    producer_timestamp: dt.datetime | None = None,
+):
+    """Raw inbox row -> normalised command (raises PermanentError). ``producer_timestamp`` (the
+    inbox column, from the payload or the ``producer-timestamp`` parameter) fills a payload
+    that has none."""
     body = decode_payload(bytes(payload), encoding)
     try:
         if source == "http":
@@ -67,6 +79,8 @@ def decode_command(name: str, version: int, certname: str, payload: bytes, encod
             version = 8
         else:
             data = orjson.loads(body)
+        if isinstance(data, dict) and data.get("producer_timestamp") is None and producer_timestamp is not None:
+            data["producer_timestamp"] = producer_timestamp
         return normalise(name, version, data, certname)
     except (CommandError, ReportParseError) as exc:
         raise PermanentError(str(exc)) from None
@@ -126,7 +140,7 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
     _ensure_partitions()
     retries: list[tuple[int, float]] = []
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, events.deferred():
             rows = _claim(cursor, ids, limit)
             counts["claimed"] = len(rows)
             if not rows:
@@ -135,9 +149,9 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
             updates: dict[int, dict] = {}
             dead: list[int] = []
             parsed = []
-            for cid, name, version, certname, _pts, payload, enc, fmt, source, attempts in rows:
+            for cid, name, version, certname, pts, payload, enc, fmt, source, attempts in rows:
                 try:
-                    cmd = decode_command(name, version, certname, payload, enc, fmt, source)
+                    cmd = decode_command(name, version, certname, payload, enc, fmt, source, pts)
                 except PermanentError as exc:
                     updates[cid] = {"state": "dead", "attempts": attempts + 1, "err": str(exc)[:4000]}
                     dead.append(cid)
@@ -161,17 +175,21 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
                     todo.append(item)
             todo.sort(key=lambda it: (it[2]["certname"], _KIND_ORDER[it[1]], it[2].get("producer_timestamp") or now))
             for cid, name, cmd, source, attempts in todo:
-                mark = nodes.stage_mark()
+                mark, signal_mark = nodes.stage_mark(), events.mark()
+                store_started = time.perf_counter()  # ops: metrics
                 try:
                     with transaction.atomic():
                         outcome = _store(cursor, name, cmd, now, source)
+                    metrics.COMMAND_PROCESSING_SECONDS.labels(command=name).observe(time.perf_counter() - store_started)
                 except PermanentError as exc:
                     nodes.stage_rollback(mark)
+                    events.rollback(signal_mark)
                     updates[cid] = {"state": "dead", "attempts": attempts + 1, "err": str(exc)[:4000]}
                     dead.append(cid)
                     continue
                 except Exception as exc:  # noqa: BLE001 - one bad command must not fail the batch
                     nodes.stage_rollback(mark)
+                    events.rollback(signal_mark)
                     tries = attempts + 1
                     err = f"{type(exc).__name__}: {exc}"[:4000]
                     log.warning("command failed", extra={"command_id": cid, "attempt": tries, "error": err})
@@ -203,11 +221,15 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
             )
             if dead and signals.command_dead.has_listeners():
                 for command in Command.objects.filter(id__in=dead):
-                    signals.command_dead.send(sender=Command, command=command)
+                    events.emit(signals.command_dead, Command, command=command)
+            # Signals last: receivers that serialise on a lock held until commit (the event
+            # history) hold it only for the end of the batch.
+            events.flush()
             transaction.on_commit(nodes.commit_caches)
     except Exception:
         nodes.discard_caches()
         raise
+    metrics.record_batch({row[0]: row[1] for row in rows}, updates)  # ops: metrics, after commit
     for cid, delay in retries:
         from ingest.inbox import enqueue
 

@@ -114,10 +114,12 @@ def accept_command(params: dict, headers: dict, raw: bytes, max_bytes: int) -> A
         if not url_certname or not url_certname.strip():
             raise CommandError("missing parameter 'certname'")
         payload = _json(body)
+    param_pts = params.get("producer-timestamp")
+    if param_pts and isinstance(payload, dict) and payload.get("producer_timestamp") is None:
+        # The payload has none: the parameter stands in (the inbox row keeps it for the worker).
+        payload = dict(payload, producer_timestamp=parse_time(param_pts, "producer-timestamp"))
     cmd = normalise(name, version, payload, url_certname)
     pts = cmd.get("producer_timestamp")
-    if pts is None and params.get("producer-timestamp"):
-        pts = parse_time(params["producer-timestamp"], "producer-timestamp")
     return Accepted(
         command=name,
         version=version,

@@ -96,14 +96,28 @@ def where_applied(
         if value is None:
             resource_conds.append(f"r.parameters ? {p(parameter)}")
         else:
-            resource_conds.append(f"(r.parameters ->> {p(parameter)}) = {p(str(value))}")
+            # Text comparison (so "80" finds 80 and "true" finds true), narrowed by the GIN index
+            # through containment of either the JSON value the text spells or the string itself.
+            import orjson
+
+            try:
+                typed = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                typed = value
+            candidates = [{parameter: str(value)}] + ([{parameter: typed}] if typed != str(value) else [])
+            resource_conds.append(
+                "(" + " OR ".join(f"r.parameters @> {p(orjson.dumps(c).decode())}::jsonb" for c in candidates) + ")"
+                f" AND (r.parameters ->> {p(parameter)}) = {p(str(value))}"
+            )
     elif value is not None:
         raise QueryError("'value' needs 'parameter'")
+    sets_sql = None
     if resource_conds:
-        where.append(
-            "c.resource_set_id IN (SELECT rs.id FROM inventory_resourceset rs WHERE rs.resource_ids && "
-            f"ARRAY(SELECT r.id FROM inventory_resource r WHERE {' AND '.join(resource_conds)}))"
+        sets_sql = (
+            "SELECT coalesce(array_agg(rs.id), '{}') FROM inventory_resourceset rs WHERE rs.resource_ids && "
+            f"ARRAY(SELECT r.id FROM inventory_resource r WHERE {' AND '.join(resource_conds)})"
         )
+        where.append("c.resource_set_id = ANY(%(sets)s::bigint[])")
     if catalog_uuid is not None:
         where.append(f"c.catalog_uuid = {p(catalog_uuid)}")
     if code_id is not None:
@@ -141,38 +155,55 @@ def where_applied(
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT):
         raise QueryError(f"'limit' must be an integer between 1 and {MAX_LIMIT}")
 
+    if sets_sql is not None:
+        # The resource sets holding a matching resource (GIN index on the sets), passed as one
+        # array so PostgreSQL tests membership with a hash while it walks the catalogs.
+        with connection.cursor() as cursor:
+            cursor.execute(sets_sql, params)
+            params["sets"] = cursor.fetchone()[0]
+        if not params["sets"]:
+            return []
     upper_sql = p(upper) if upper is not None else "NULL::timestamptz"
     # Fast path: the current catalog and the node's latest report (made after it was compiled).
     fast = (
         f"(c.valid_to IS NULL AND n.report_timestamp >= c.valid_from "
         f"AND ({upper_sql} IS NULL OR n.report_timestamp <= {upper_sql}))"
     )
+    limit_sql = f"LIMIT {p(limit)}" if limit is not None else ""
+    # Pick the page of (node, catalog) rows first, then look up the applying report for those
+    # rows only. ``fast``: the current catalog was applied by the node's latest report.
     sql = f"""
-        SELECT n.certname, n.deactivated IS NULL AND n.expired IS NULL,
-               c.id, c.catalog_uuid, c.code_id, c.transaction_uuid, c.hash, c.version,
-               (SELECT name FROM inventory_environment WHERE id = c.environment_id),
-               c.valid_from, c.valid_to, c.producer_timestamp,
-               CASE WHEN {fast} THEN n.latest_report_hash ELSE rep.hash END,
-               CASE WHEN {fast} THEN n.latest_report_status ELSE rep.status END,
-               CASE WHEN {fast} THEN n.report_timestamp ELSE rep.producer_timestamp END,
-               CASE WHEN {fast} THEN n.latest_report_noop ELSE rep.noop END
-        FROM inventory_catalog c
-        JOIN inventory_node n ON n.id = c.node_id
+        SELECT x.certname, x.active, x.cid, x.catalog_uuid, x.code_id, x.transaction_uuid, x.hash, x.version,
+               (SELECT name FROM inventory_environment WHERE id = x.environment_id),
+               x.valid_from, x.valid_to, x.producer_timestamp,
+               CASE WHEN x.fast THEN x.latest_report_hash ELSE rep.hash END,
+               CASE WHEN x.fast THEN x.latest_report_status ELSE rep.status END,
+               CASE WHEN x.fast THEN x.report_timestamp ELSE rep.producer_timestamp END,
+               CASE WHEN x.fast THEN x.latest_report_noop ELSE rep.noop END
+        FROM (
+            SELECT n.certname, n.deactivated IS NULL AND n.expired IS NULL AS active, c.id AS cid, c.node_id,
+                   c.catalog_uuid, c.code_id, c.transaction_uuid, c.hash, c.version, c.environment_id,
+                   c.valid_from, c.valid_to, c.producer_timestamp, n.latest_report_hash, n.latest_report_status,
+                   n.report_timestamp, n.latest_report_noop, {fast} AS fast
+            FROM inventory_catalog c
+            JOIN inventory_node n ON n.id = c.node_id
+            WHERE {" AND ".join(where)}
+            ORDER BY n.certname, c.id
+            {limit_sql}
+        ) AS x
         LEFT JOIN LATERAL (
             SELECT r.hash, r.status, r.producer_timestamp, r.noop
             FROM reports_report r
-            WHERE r.node_id = c.node_id AND r.producer_timestamp >= c.valid_from
-              AND (c.valid_to IS NULL OR r.producer_timestamp < c.valid_to)
+            WHERE r.node_id = x.node_id AND r.producer_timestamp >= x.valid_from
+              AND (x.valid_to IS NULL OR r.producer_timestamp < x.valid_to)
               AND ({upper_sql} IS NULL OR r.producer_timestamp <= {upper_sql})
               AND r.type = 'agent'
-            ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM c.catalog_uuid) DESC, r.producer_timestamp DESC
+              AND NOT x.fast
+            ORDER BY (r.catalog_uuid IS NOT DISTINCT FROM x.catalog_uuid) DESC, r.producer_timestamp DESC
             LIMIT 1
-        ) AS rep ON NOT {fast}
-        WHERE {" AND ".join(where)}
-        ORDER BY n.certname, c.id
+        ) AS rep ON TRUE
+        ORDER BY x.certname, x.cid
     """
-    if limit is not None:
-        sql += f" LIMIT {p(limit)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -17,6 +17,7 @@ import hashlib
 import orjson
 
 from inventory import signals
+from inventory.storage import events
 from inventory.storage.nodes import REACTIVATE_SQL, environment_id, lock_node, producer_id
 
 
@@ -184,7 +185,11 @@ def store_report(cursor, cmd: dict, now: dt.datetime, source: str = "puppetdb") 
             [report_id, pt, node.id, cmd["certname"], env_id, orjson.dumps(events).decode()],
         )
     previous_status = node.latest_report_status
-    is_latest = cmd["type"] == "agent" and (node.report_timestamp is None or pt >= node.report_timestamp)
+    is_latest = cmd["type"] == "agent" and (
+        node.report_timestamp is None
+        or pt >= node.report_timestamp
+        or (replaced is not None and replaced[0] == node.latest_report_id)
+    )
     if is_latest:
         cursor.execute(
             "UPDATE inventory_node SET report_timestamp = %s, report_environment_id = %s, latest_report_id = %s, "
@@ -229,20 +234,24 @@ def _report_instance(report_id: int, values: list):
 def _send_signals(
     report_id: int, values: list, node_id: int, previous_status: str | None, new_status: str | None
 ) -> None:
+    from inventory.models import Node
+    from reports.models import Report
+
     wants_stored = signals.report_stored.has_listeners()
     wants_changed = (
         new_status is not None and new_status != previous_status and signals.node_status_changed.has_listeners()
     )
     if not (wants_stored or wants_changed):
         return
-    from inventory.models import Node
-    from reports.models import Report
-
-    node = Node.objects.get(pk=node_id)
     report = _report_instance(report_id, values)
     if wants_stored:
-        signals.report_stored.send(sender=Report, report=report, node=node, previous_status=previous_status)
+        events.emit(signals.report_stored, Report, node_id=node_id, report=report, previous_status=previous_status)
     if wants_changed:
-        signals.node_status_changed.send(
-            sender=Node, node=node, previous_status=previous_status, status=new_status, report=report
+        events.emit(
+            signals.node_status_changed,
+            Node,
+            node_id=node_id,
+            previous_status=previous_status,
+            status=new_status,
+            report=report,
         )

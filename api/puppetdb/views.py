@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.authentication import token_from_headers
 from api.models import ApiToken
+from config.security import request_allows  # ops: access policy
 from inventory import query as Q
 from inventory.query import eventcounts
 
@@ -60,6 +61,10 @@ def not_found(kind: str, ident: str) -> HttpResponse:
 
 def authorize(request) -> HttpResponse | None:
     """Token (scope ``read``) or session; anonymous only when PUPPETDB_API_ALLOW_ANONYMOUS."""
+    # ops: the access policy (config/security.py) identified the caller — token, client
+    # certificate from a trusted proxy, or a network the operator opened: accept what it allows.
+    if request_allows(request, "read"):
+        return None
     raw = token_from_headers(request.headers)
     if raw is not None:
         token = ApiToken.authenticate(raw)
@@ -184,6 +189,10 @@ def _query_param(params, *, allow_pql=False):
 
 def run_entity(request, entity: str, extra: list | None = None, *, single: tuple[str, str] | None = None, allowed=()):
     params = read_params(request, COMMON_PARAMS | set(allowed))
+    if _bool_param(params.get("distinct_resources"), "distinct_resources"):
+        raise BadRequest("distinct_resources is not supported by this server")
+    if _bool_param(params.get("include_facts_expiration"), "include_facts_expiration") and entity == "nodes":
+        raise BadRequest("include_facts_expiration is not supported by this server")
     query = _query_param(params)
     paging = paging_from(params)
     include_total = _bool_param(params.get("include_total"), "include_total")

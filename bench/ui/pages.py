@@ -55,7 +55,7 @@ def main() -> None:
         name="Debian",
         defaults={"parent_id": ROOT_ID, "rule": ["=", ["fact", "os", "family"], "Debian"], "classes": {"ntp": {}}},
     )
-    NodeGroup.objects.get_or_create(
+    web_group, _ = NodeGroup.objects.get_or_create(
         name="dc1 web",
         defaults={"parent_id": debian.id, "rule": ["~", "name", "dc1"], "classes": {"nginx": {"workers": 4}}},
     )
@@ -94,6 +94,7 @@ def main() -> None:
         ("nodes, sorted by last report", "/nodes/?sort=-reported"),
         ("nodes, certname substring", "/nodes/?q=node0421"),
         ("nodes, env + status sorted by env", "/nodes/?env=staging&status=changed&sort=environment"),
+        ("nodes, query language", "/nodes/?q=" + quote('facts.os.family = "Suse" and status = failed')),
         ("nodes, fact filter", "/nodes/?fact=" + quote('["os","family"]') + "&value=" + quote('"Suse"')),
         ("nodes, page 2", None),
         ("node overview", f"/nodes/{some.certname}/"),
@@ -111,12 +112,15 @@ def main() -> None:
         ("facts", "/facts/"),
         ("facts, path search", "/facts/?q=release"),
         ("fact distribution", "/facts/value/?path=" + quote('["os","family"]')),
-        ("where applied, class on every node", "/where/?class=profile::role10"),
-        ("where applied, resource, as of 10 days ago", f"/where/?type=Package&title=res1&at={at}"),
-        ("where applied, code_id", "/where/?code_id=code3&env=qa"),
+        ("where applied, class (on 12% of nodes)", "/where/?class=profile::role1000"),
+        ("where applied, resource, as of 10 days ago", f"/where/?type=Cron&title=res1001&at={at}"),
+        ("where applied, code_id, one environment", "/where/?code_id=code3&env=production"),
+        ("where applied, class on no node", "/where/?class=profile::role10"),
         ("classification", "/classification/"),
         ("classification group", f"/classification/{debian.id}/"),
         ("classification audit log", "/classification/audit/"),
+        ("classification edit (preview fetched after)", f"/classification/{web_group.id}/edit/"),
+        ("classification members (list fetched after)", f"/classification/{web_group.id}/members/"),
         ("inbox", "/inbox/"),
         ("inbox, dead", "/inbox/?state=dead"),
     ]
@@ -147,6 +151,12 @@ def main() -> None:
         print(
             f"  {name:45s} median {median:7.1f} ms  max {worst:7.1f} ms  {len(queries.captured_queries):2d} queries{flag}"
         )
+    started = time.perf_counter()
+    client.get(f"/classification/{web_group.id}/members/list/")
+    jobs["group members list (enc.service.members)"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    client.post("/classification/preview/", {"rule": '["~", "name", "dc1"]', "parent": str(debian.id)})
+    jobs["rule preview (enc.service.preview)"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     response = client.get("/nodes/?format=csv&inactive=1")
     size = sum(len(chunk) for chunk in response.streaming_content)

@@ -8,12 +8,17 @@ ROOT_URLCONF = "config.urls.enc"
 READY_REQUIRED_CHECKS = ["database"]
 
 # --- enc (issue 5) -----------------------------------------------------------------------------
-# The classification path is latency-critical: only the request log middleware (no sessions,
-# CSRF, auth or common middleware; the views authenticate API tokens themselves).
+# The classification path is latency-critical: no sessions, CSRF, auth or common middleware
+# (the views set Content-Length); the access policy is the ops one with a fast path that lets the
+# classify view check an API token in its single statement (enc/middleware.py).
 from config.env import env_bool, env_choice  # noqa: E402
 from config.settings.base import MIDDLEWARE as _BASE_MIDDLEWARE  # noqa: E402
 
-MIDDLEWARE = [_BASE_MIDDLEWARE[0]]
+MIDDLEWARE = [
+    "enc.middleware.EncAccessPolicyMiddleware" if name == "config.security.AccessPolicyMiddleware" else name
+    for name in _BASE_MIDDLEWARE
+    if name != "django.middleware.common.CommonMiddleware"
+]
 # One JSON access-log line per request costs ~0.1 ms of CPU; WARNING keeps only errors.
 LOGGING = {  # noqa: F405
     **LOGGING,  # noqa: F405

@@ -85,9 +85,17 @@ def group_detail(request, group_id):
 
 @ui_view()
 def group_members(request, group_id):
+    """The members page; the list itself (evaluated over every known node: seconds on a large
+    fleet) is fetched by the page's script from ``group_members_list``."""
+    group = _group(group_id)
+    return render_page(request, "enc/members.html", {"group": group}, "classification")
+
+
+@ui_view()
+def group_members_list(request, group_id):
     group = _group(group_id)
     result = service.members(group.id, limit=500)
-    return render_page(request, "enc/members.html", {"group": group, "result": result}, "classification")
+    return render_page(request, "enc/members_fragment.html", {"group": group, "result": result}, "classification")
 
 
 def _check(group: NodeGroup | None, data: dict, actor: str) -> tuple[dict, dict | None]:
@@ -157,17 +165,11 @@ def _edit(request, group: NodeGroup | None, parent: NodeGroup | None = None):
             if not errors:
                 preview = _preview(data)
     else:
+        # The preview evaluates the rule over every known node, which takes seconds on a large
+        # fleet: the page's script fetches it after the page is shown (rule_preview).
         values = forms.initial(group)
         if parent is not None:
             values["parent"] = str(parent.id)
-        if group is not None:
-            preview = _preview(
-                {
-                    "rule": group.rule,
-                    "parent": str(group.parent_id) if group.parent_id else None,
-                    "pinned": group.pinned,
-                }
-            )
     parents = [row for row in _tree() if group is None or row["group"].id != group.id]
     context = {
         "group": group,
@@ -180,6 +182,7 @@ def _edit(request, group: NodeGroup | None, parent: NodeGroup | None = None):
         "is_root": is_root,
         "preview_limit": PREVIEW_LIMIT,
         "preview_url": reverse("ui:enc_preview"),
+        "preview_pending": request.method == "GET",
     }
     status = 400 if errors else (409 if refusal else 200)
     return render_page(request, "enc/edit.html", context, "classification", status=status)

@@ -114,6 +114,25 @@ class Resolved:
     name: str
     eq_sql: str | None = None
     out_sql: str | None = None
+    # For JSON values inside an indexed document: ("facts" | "parameters", path segments), so
+    # equality can add a GIN-indexable containment test.
+    contain: tuple[str, list[str]] | None = None
+
+
+def facts_path_sql(params: Params, path: list[str]) -> str:
+    """A path inside a node's facts without merging stable and volatile (a top-level fact lives
+    in exactly one of them)."""
+    if len(path) == 1:
+        p = params.add(path[0])
+        return f"coalesce(fs.volatile -> {p}, fs.stable -> {p})"
+    p = params.add(path, "::text[]")
+    return f"coalesce(fs.volatile #> {p}, fs.stable #> {p})"
+
+
+def _nest(path: list[str], value):
+    for segment in reversed(path):
+        value = {segment: value}
+    return value
 
 
 class Compiler:
@@ -129,10 +148,12 @@ class Compiler:
         if isinstance(spec, list):
             if len(spec) == 2 and spec[0] == "fact" and entity.name == "nodes":
                 name = self._string(spec[1], "fact name")
-                return Resolved(f"({E.FACTS_DOC} -> {self.params.add(name)})", "json", name)
+                return Resolved(facts_path_sql(self.params, [name]), "json", name, contain=("facts", [name]))
             if len(spec) == 2 and spec[0] == "parameter" and entity.name == "resources":
                 name = self._string(spec[1], "parameter name")
-                return Resolved(f"(r.parameters -> {self.params.add(name)})", "json", name)
+                return Resolved(
+                    f"(r.parameters -> {self.params.add(name)})", "json", name, contain=("parameters", [name])
+                )
             raise QueryError(f"{_show(spec)} is not a valid field for {entity.name}")
         if not isinstance(spec, str):
             raise QueryError(f"field must be a string, got {_show(spec)}")
@@ -142,9 +163,13 @@ class Compiler:
             return Resolved(f.sql, f.type, spec, f.eq_sql, out)
         segments = split_dotted(spec) if f is None else None
         if segments and segments[0] in entity.documents and len(segments) > 1:
+            if entity.documents[segments[0]] == E.FACTS_DOC or segments[0] == "trusted":
+                path = segments[1:] if segments[0] == "facts" else ["trusted", *segments[1:]]
+                return Resolved(facts_path_sql(self.params, path), "json", spec, contain=("facts", path))
             doc = entity.documents[segments[0]]
             path = self.params.add(segments[1:], "::text[]")
-            return Resolved(f"({doc} #> {path})", "json", spec)
+            contain = ("parameters", segments[1:]) if segments[0] == "parameters" else None
+            return Resolved(f"({doc} #> {path})", "json", spec, contain=contain)
         if f is not None:
             raise QueryError(f"'{spec}' is not a queryable field for {entity.name}")
         known = ", ".join(n for n, x in entity.fields.items() if x.queryable)
@@ -198,6 +223,11 @@ class Compiler:
                 value = value.lower()
             return f"{r.sql} @> ARRAY[{self.params.add(value)}]::text[]"
         if t == "json":
+            hint = self.containment(r.contain, value)
+            if hint:
+                # Containment is PuppetDB's "=" on a path inside a document (an array there
+                # matches when one of its elements does) and is answered by the GIN index.
+                return hint
             return f"{r.sql} = {self.params.add(orjson.dumps(value).decode(), '::jsonb')}"
         if t == "path":
             if not isinstance(value, list) or not all(
@@ -206,6 +236,18 @@ class Compiler:
                 raise QueryError(f"'{r.name}' must be compared with an array of strings and integers")
             return f"{r.sql} = {self.params.add(orjson.dumps(value).decode(), '::jsonb')}"
         raise QueryError(f"'{r.name}' cannot be compared with =")
+
+    def containment(self, contain, value) -> str | None:
+        """A GIN-indexable ``@>`` test implied by ``path = value`` (scalars, object keys only)."""
+        if contain is None or isinstance(value, dict | list):
+            return None
+        kind, path = contain
+        if not path or any(seg.isdigit() for seg in path):
+            return None
+        doc = self.params.add(orjson.dumps(_nest(path, value)).decode(), "::jsonb")
+        if kind == "facts":
+            return f"(fs.stable @> {doc} OR fs.volatile @> {doc})"
+        return f"r.parameters @> {doc}"
 
     def _compare(self, op: str, r: Resolved, value) -> str:
         if r.type == "timestamp":
@@ -494,6 +536,19 @@ class Compiler:
             where.append("c.valid_to IS NULL")
 
         select_items, group_sql, aggregate = self._projection(entity, fields, group_by, mode)
+        if (
+            entity.name == "resources"
+            and mode == "json"
+            and fields == [["function", "count"]]
+            and not group_by
+            and fields_used(query) <= CATALOG_LEVEL_FIELDS
+        ):
+            # Counting resources of whole catalogs: add up the resource-set sizes.
+            from_sql = (
+                "inventory_catalog c JOIN inventory_node n ON n.id = c.node_id "
+                "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
+            )
+            select_items = "json_build_object('count', coalesce(sum(rs.size), 0))::text AS row"
         sql = f"SELECT {select_items} FROM {from_sql}"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -625,11 +680,16 @@ class Compiler:
             if paths and len(paths) == 1 and all(isinstance(x, str | int) for x in paths[0]):
                 path = paths[0]
                 pj = self.params.add(orjson.dumps(path).decode(), "::jsonb")
-                pt = self.params.add([str(x) for x in path], "::text[]")
                 where.append("fc.value IS NOT NULL AND jsonb_typeof(fc.value) NOT IN ('object', 'array')")
+                values = pinned_values(conjuncts, "value", kind=str | int | float | bool)
+                if values and len(values) == 1 and all(isinstance(x, str) for x in path):
+                    hint = self.containment(("facts", path), values[0])
+                    if hint:
+                        where.append(hint)
                 return (
                     "inventory_factset fs JOIN inventory_node n ON n.id = fs.node_id "
-                    f"CROSS JOIN LATERAL (SELECT {pj} AS path, ({E.FACTS_DOC} #> {pt}) AS value) AS fc"
+                    f"CROSS JOIN LATERAL (SELECT {pj} AS path, "
+                    f"{facts_path_sql(self.params, [str(x) for x in path])} AS value) AS fc"
                 )
             names = pinned_values(conjuncts, "name")
             if names:
@@ -715,6 +775,42 @@ def pinned_values(conjuncts: list, fieldname: str, kind=str) -> list | None:
 
 
 _BOUNDARY = {"from", "subquery", "extract"}
+CATALOG_LEVEL_FIELDS = {
+    "certname",
+    "environment",
+    "catalog_uuid",
+    "code_id",
+    "valid_from",
+    "valid_to",
+    "at",
+    "node_state",
+}
+
+
+def fields_used(query) -> set:
+    """Field names a condition refers to at its own level (``{"*"}`` for anything else)."""
+    if query is None:
+        return set()
+    if not isinstance(query, list) or not query or not isinstance(query[0], str):
+        return {"*"}
+    op = query[0]
+    if op in ("and", "or", "not"):
+        out: set = set()
+        for q in query[1:]:
+            out |= fields_used(q)
+        return out
+    if op == "subquery":
+        return {"certname"}
+    if op == "in":
+        f = query[1] if len(query) > 1 else None
+        return (
+            set(f)
+            if isinstance(f, list) and all(isinstance(x, str) for x in f)
+            else ({f} if isinstance(f, str) else {"*"})
+        )
+    if len(query) >= 2 and isinstance(query[1], str):
+        return {query[1]}
+    return {"*"}
 
 
 def mentions(query, names: set[str]) -> bool:

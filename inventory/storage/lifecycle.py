@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from inventory import signals
+from inventory.storage import events
 from inventory.storage.nodes import lock_node
 
 
@@ -21,10 +22,9 @@ def deactivate_node(cursor, cmd: dict, now: dt.datetime) -> str:
     if node.deactivated is not None and node.deactivated <= when:
         return "unchanged"
     cursor.execute("UPDATE inventory_node SET deactivated = %s WHERE id = %s", [when, node.id])
-    if signals.node_deactivated.has_listeners():
-        from inventory.models import Node
+    from inventory.models import Node
 
-        signals.node_deactivated.send(sender=Node, node=Node.objects.get(pk=node.id), reason="deactivated")
+    events.emit(signals.node_deactivated, Node, node_id=node.id, reason="deactivated")
     return "stored"
 
 

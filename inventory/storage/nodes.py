@@ -66,12 +66,13 @@ class LockedNode:
     catalog_producer_timestamp: dt.datetime | None
     report_timestamp: dt.datetime | None
     latest_report_status: str | None
+    latest_report_id: int | None
     created: bool = False
 
 
 _NODE_COLUMNS = (
     "id, certname, deactivated, expired, facts_producer_timestamp, catalog_producer_timestamp, "
-    "report_timestamp, latest_report_status"
+    "report_timestamp, latest_report_status, latest_report_id"
 )
 
 

@@ -22,7 +22,7 @@ from inventory.ui import charts, paging, stats
 from inventory.ui.access import ui_view
 from inventory.ui.common import int_param, render_page
 from inventory.ui.filters import STATUS_LABELS, STATUSES, status_q, unreported_cutoff
-from inventory.ui.search import SearchError, apply_search, is_plain
+from inventory.ui.search import MATCH_CAP, SearchError, apply_search
 
 NODE_SORTS = {
     "certname": paging.Sort("certname", "certname"),
@@ -169,10 +169,14 @@ def _node_list_queryset(request):
     q = (request.GET.get("q") or "").strip()
     if q:
         try:
-            qs = apply_search(qs, q, active_only=not status and request.GET.get("inactive") != "1")
+            qs, capped = apply_search(qs, q, active_only=not status and request.GET.get("inactive") != "1")
         except SearchError as exc:
             errors.append(str(exc))
             qs = qs.none()
+        else:
+            if capped:
+                errors_note = f"The query matched more than {MATCH_CAP} nodes: only the first {MATCH_CAP} are listed."
+                request._search_note = errors_note
     fact_path = request.GET.get("fact") or ""
     if fact_path:
         from inventory.ui.facts import FactPathError, nodes_with_value
@@ -214,7 +218,7 @@ def nodes(request):
             rows, next_cursor = paging.page(qs, sort, request.GET.get("after"), PAGE_SIZE)
         except paging.BadCursor as exc:
             errors.append(str(exc))
-        if request.GET.get("fact") or (request.GET.get("q") and not is_plain(request.GET["q"].strip())):
+        if request.GET.get("fact"):
             # Fact conditions are re-checked on every matching factset: count at most COUNT_CAP.
             total = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
             total_capped = total > COUNT_CAP
@@ -254,6 +258,7 @@ def nodes(request):
         "rows": rows,
         "total": total,
         "total_capped": total_capped,
+        "search_note": getattr(request, "_search_note", ""),
         "errors": errors,
         "headers": headers,
         "statuses": [(s, STATUS_LABELS[s]) for s in STATUSES],

@@ -1,22 +1,61 @@
-"""The "where applied" page."""
+"""The "where applied" page, on ``inventory.where_applied`` (the same function as the REST API):
+nodes whose catalog contained a class, a resource, a catalog_uuid or a code_id, now or at a past
+instant, with the catalog version and the report that applied it."""
 
 from __future__ import annotations
 
-from inventory.models import Environment, Resource
+from inventory.models import Environment
+from inventory.query.errors import QueryError
 from inventory.ui import paging
 from inventory.ui.access import ui_view
 from inventory.ui.common import parse_when, render_page
 from inventory.ui.where import WhereError, catalogs
+from inventory.where_applied import Cursor
+from inventory.where_applied import where_applied as find
+from reports.models import Report
 
-SORT = paging.Sort("node__certname", "id", nullable=False)
-PAGE_SIZE = 100
+PAGE_SIZE = 50
+
+
+def _report_ids(rows: list[dict]) -> dict[str, int]:
+    """Report ids by hash for the rows' applying reports, in one query bounded in time."""
+    reports = [row["report"] for row in rows if row["report"]]
+    if not reports:
+        return {}
+    stamps = [r["producer_timestamp"] for r in reports]
+    return dict(
+        Report.objects.filter(
+            hash__in=[r["hash"] for r in reports],
+            producer_timestamp__gte=min(stamps),
+            producer_timestamp__lte=max(stamps),
+        ).values_list("hash", "id")
+    )
+
+
+def _count(f, at, env) -> int | None:
+    """How many nodes match (the same criteria, counted in SQL); None where it cannot be counted."""
+    try:
+        qs, _ = catalogs(
+            klass=f.get("class", ""),
+            type_=f.get("type", ""),
+            title=f.get("title", ""),
+            code_id=f.get("code_id", ""),
+            catalog_uuid=f.get("catalog_uuid", ""),
+            environment_id=env.id if env else (-1 if f.get("env") else None),
+            at=at,
+        )
+    except WhereError:
+        return None
+    if at is None:
+        qs = qs.filter(node__deactivated__isnull=True, node__expired__isnull=True)
+    return qs.count()
 
 
 @ui_view()
 def where_applied(request):
     f = request.GET
     errors = []
-    rows, next_cursor, total, variants = [], None, None, []
+    rows, next_cursor, total = [], None, None
     asked = any(f.get(k) for k in ("class", "type", "title", "code_id", "catalog_uuid"))
     at = None
     try:
@@ -24,39 +63,40 @@ def where_applied(request):
     except ValueError as exc:
         errors.append(str(exc))
     env = Environment.objects.filter(name=f.get("env")).first() if f.get("env") else None
-    if asked and not errors:
+    after = None
+    if f.get("after"):
         try:
-            qs, resource_ids = catalogs(
-                klass=f.get("class", ""),
-                type_=f.get("type", ""),
-                title=f.get("title", ""),
-                code_id=f.get("code_id", ""),
-                catalog_uuid=f.get("catalog_uuid", ""),
-                environment_id=env.id if env else (-1 if f.get("env") else None),
+            certname, catalog_id = paging.decode(f["after"])
+            after = Cursor(str(certname), int(catalog_id))
+        except (paging.BadCursor, ValueError, TypeError):
+            errors.append("the page cursor is not valid; start again from the first page")
+    if asked and not errors:
+        # Counted first (indexed); when nothing matches, the row query (which walks nodes in
+        # certname order expecting matches) is skipped.
+        total = _count(f, at, env)
+    if asked and not errors and total != 0:
+        try:
+            found = find(
+                class_name=f.get("class") or None,
+                resource_type=f.get("type") or None,
+                title=f.get("title") or None,
+                code_id=f.get("code_id") or None,
+                catalog_uuid=f.get("catalog_uuid") or None,
+                environment=f.get("env") or None,
                 at=at,
+                limit=PAGE_SIZE + 1,
+                after=after,
             )
-        except WhereError as exc:
+        except QueryError as exc:
             errors.append(str(exc))
         else:
-            qs = qs.select_related("node", "environment").only(
-                "id",
-                "node__certname",
-                "environment__name",
-                "code_id",
-                "catalog_uuid",
-                "valid_from",
-                "valid_to",
-                "version",
-            )
-            try:
-                rows, next_cursor = paging.page(qs, SORT, f.get("after"), PAGE_SIZE)
-            except paging.BadCursor as exc:
-                errors.append(str(exc))
-            total = qs.order_by().count()
-            if resource_ids and len(resource_ids) > 1:
-                variants = list(
-                    Resource.objects.filter(id__in=resource_ids[:20]).only("id", "parameters", "file", "line")
-                )
+            rows = found[:PAGE_SIZE]
+            if len(found) > PAGE_SIZE:
+                last = rows[-1]
+                next_cursor = paging.encode([last["certname"], last["catalog"]["id"]])
+            ids = _report_ids(rows)
+            for row in rows:
+                row["report_id"] = ids.get(row["report"]["hash"]) if row["report"] else None
     params = f.copy()
     params.pop("after", None)
     next_params = params.copy()
@@ -68,7 +108,6 @@ def where_applied(request):
         "at": at,
         "rows": rows,
         "total": total,
-        "variants": variants,
         "errors": errors,
         "environments": Environment.objects.only("name"),
         "next_url": "?" + next_params.urlencode() if next_cursor else None,

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ingest.commands import CommandError, parse_time
+from inventory.redaction import redact_event  # ops: sensitive values never stored
 from reports.parsing.yaml_loader import YamlError, iso, load_yaml
 
 EVENT_STATUSES = {"success", "failure", "noop"}
@@ -98,6 +99,7 @@ def _resource(key: str, status: dict, default_time: str | None) -> dict | None:
                 else None,
             }
         )
+        redact_event(e, events[-1])  # ops: sensitive values never stored
     line = status.get("line")
     return {
         "resource_type": str(rtype),

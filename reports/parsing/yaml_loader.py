@@ -15,6 +15,8 @@ import datetime as dt
 
 import yaml
 
+from inventory.redaction import REDACTED, SENSITIVE_YAML_TAG  # ops
+
 
 class YamlError(ValueError):
     pass
@@ -63,6 +65,8 @@ RubyYamlLoader.add_multi_constructor("!ruby/string:", _scalar)
 RubyYamlLoader.add_constructor("!ruby/sym", _symbol)
 RubyYamlLoader.add_constructor("!ruby/symbol", _symbol)
 RubyYamlLoader.add_constructor("!ruby/object", lambda loader, node: _object(loader, "", node))
+# ops: a Sensitive value is never kept (inventory/redaction.py).
+RubyYamlLoader.add_constructor(SENSITIVE_YAML_TAG, lambda loader, node: REDACTED)
 
 
 def _expanded_size(root, limit: int) -> int:

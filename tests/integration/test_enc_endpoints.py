@@ -15,6 +15,20 @@ from tests.integration.enc_fixtures import ROOT, make_node, token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.urls.enc")]
 
+
+@pytest.fixture(params=["enc", "web"])
+def client(request, settings):
+    """The enc process's middleware (the token fast path in enc.middleware), and the web
+    process's (the plain access policy) — the views must be right behind both."""
+    from django.test import Client
+
+    from config.settings import enc as enc_settings
+
+    if request.param == "enc":
+        settings.MIDDLEWARE = enc_settings.MIDDLEWARE
+    return Client()
+
+
 DEBIAN = ["=", ["fact", "os", "family"], "Debian"]
 
 
@@ -156,8 +170,10 @@ def test_bad_certname_format_and_method(client, auth):
     assert client.delete("/enc/v1/nodes/a.example", **auth).status_code == 405
 
 
-def test_authentication(client):
+def test_authentication(client, settings):
     assert client.get("/enc/v1/nodes/a.example").status_code == 401
+    # Authentication is checked before the body is judged.
+    assert client.post("/enc/v1/nodes/a.example", b"{nope", content_type="application/json").status_code == 401
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION="Bearer sth_wrong").status_code == 401
     raw, tok = token(["read"], "reader")
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 403
@@ -165,8 +181,21 @@ def test_authentication(client):
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {admin_raw}").status_code == 200
     with override_settings(ENC_ALLOW_ANONYMOUS=True):
         assert client.get("/enc/v1/nodes/a.example").status_code == 200
-        # A bad token is still refused, anonymous access or not.
+        # A bad token is still refused, anonymous access or not; a read token gets classify too.
         assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION="Bearer sth_wrong").status_code == 401
+        assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    # A Puppet server's client certificate, verified by a trusted front proxy.
+    cert = {"HTTP_X_CLIENT_VERIFY": "SUCCESS", "HTTP_X_CLIENT_CERTNAME": "puppet.example"}
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1/32"], CERTNAME_SCOPES="puppet.example=classify"):
+        assert client.get("/enc/v1/nodes/a.example", **cert).status_code == 200
+        assert client.get("/enc/v1/nodes/a.example/explain", **cert).status_code == 200
+        other = dict(cert, HTTP_X_CLIENT_CERTNAME="laptop.example")
+        assert client.get("/enc/v1/nodes/a.example", **other).status_code == 403
+    with override_settings(CERTNAME_SCOPES="puppet.example=classify"):  # proxy not trusted
+        assert client.get("/enc/v1/nodes/a.example", **cert).status_code == 401
+    # The enc process keeps the rest of the policy: /metrics needs `read` (opened on loopback in tests).
+    with override_settings(OPEN_NETWORKS=[], PUPPETDB_API_ALLOW_ANONYMOUS=False):
+        assert client.get("/metrics").status_code == 401
 
 
 def test_request_time_conflict_names_both_groups(client, auth, groups):

@@ -451,3 +451,54 @@ def test_replace_catalog_inputs(client):
     bad = dict(doc, inputs=[["hiera"]])
     resp = ing.post(client, "replace_catalog_inputs", 1, bad)
     assert resp.status_code == 400 and "inputs[0]" in resp.json()["error"]
+
+
+def test_producer_timestamp_from_the_query_parameter(client):
+    # PuppetDB's own sample facts carry no producer_timestamp; the parameter stands in.
+    doc = ing.load("facts-v5-with-package-inventory-pg1.vm.json")
+    assert "producer_timestamp" not in doc
+    resp = ing.post(client, "replace_facts", 5, doc, **{"producer-timestamp": ing.ts(T0)})
+    assert resp.status_code == 200, resp.content
+    assert drain()["stored"] == 1
+    assert Factset.objects.get().producer_timestamp == T0
+    resp = ing.post(client, "replace_facts", 5, doc)
+    assert resp.status_code == 400 and "producer_timestamp" in resp.json()["error"]
+
+
+def test_same_run_terminus_first_then_richer_http_replaces(client):
+    from reports.parsing import parse_report_body
+
+    body = (ing.FIXTURES / "ingest" / "report-format12-puppet-apply.yaml").read_bytes()
+    wire = parse_report_body(body, "yaml")
+    wire["resources"] = [r for r in wire["resources"] if r["events"]]  # what the terminus sends
+    wire["producer_timestamp"] = ing.ts(dt.datetime(2026, 11, 21, 20, 42, 5, tzinfo=dt.UTC))
+    ing.post(client, "store_report", 8, wire)
+    drain()
+    first = Report.objects.get()
+    assert first.source == "puppetdb" and len(first.resources) == 2
+    assert client.post("/reports/upload", data=body, content_type="application/x-yaml").status_code == 200
+    assert drain()["replaced"] == 1
+    kept = Report.objects.get()
+    assert kept.source == "http" and len(kept.resources) == 10 and kept.id != first.id
+    assert ResourceEvent.objects.filter(report_id=first.id).count() == 0
+    assert ResourceEvent.objects.filter(report_id=kept.id).count() == 2
+    assert Node.objects.get(certname="vm").latest_report_id == kept.id
+
+
+def test_management_command_list_replay_requeue(client, capsys):
+    a = Command.objects.create(
+        command="replace_facts", version=5, certname="a", payload=b"{}", state="dead", last_error="boom"
+    )
+    Command.objects.create(
+        command="replace_facts", version=5, certname="b", payload=b"{}", state="dead", last_error="bang"
+    )
+    call_command("inbox", "list", "--state", "dead")
+    out = capsys.readouterr().out
+    assert "boom" in out and "bang" in out and str(a.uuid) in out
+    call_command("inbox", "replay", str(a.id))
+    assert "replayed 1" in capsys.readouterr().out
+    call_command("inbox", "replay", "--all")
+    assert "replayed 1" in capsys.readouterr().out
+    assert set(Command.objects.values_list("state", flat=True)) == {"pending"}
+    call_command("inbox", "requeue")
+    assert "re-queued 2" in capsys.readouterr().out

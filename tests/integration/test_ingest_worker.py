@@ -162,3 +162,28 @@ def test_broker_flushed_while_commands_queued(tmp_path, artifacts_dir):
         assert inbox.requeue_stuck(older_than=0) == n
         _wait(lambda: _pending() == 0, what="the inbox to drain")
     assert Factset.objects.filter(node__certname__startswith="flush-").count() == n
+
+
+def test_ingest_accepts_while_the_broker_is_down(tmp_path, artifacts_dir):
+    # Nothing listens on port 1: every publish fails, the command is still committed.
+    env = service_env(
+        tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_RESULT_BACKEND="redis://127.0.0.1:1/0"
+    )
+    with running(start_service("ingest", env, artifacts_dir)) as (ingest,):
+        doc = ing.facts(certname="nobroker.example.com", when=T0)
+        q = {"command": "replace_facts", "version": 5, "certname": doc["certname"]}
+        resp = requests.post(
+            ingest.url + "/pdb/cmd/v1",
+            params=q,
+            data=json.dumps(doc),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert resp.status_code == 200, resp.text
+    assert Command.objects.get(uuid=resp.json()["uuid"]).state == "pending"
+    # Once a worker and the broker are back, the beat job picks it up.
+    env = service_env(tmp_path)
+    with running(start_worker(env, artifacts_dir)):
+        inbox.requeue_stuck(older_than=0)  # (a leftover task of an earlier test may drain it first)
+        _wait(lambda: _pending() == 0, what="the command")
+    assert Factset.objects.filter(node__certname="nobroker.example.com").exists()

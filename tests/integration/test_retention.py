@@ -116,7 +116,13 @@ def test_gc_catalog_history_keeps_current_and_recent_versions_and_collects_unref
     # Once the other node's catalog is superseded long ago, the set and its unique resource go.
     Catalog.objects.filter(id=still_used.id).update(valid_to=now - 35 * DAY)
     result = retention.gc_catalog_history(30 * DAY, batch_size=1)
-    assert result.details == {"catalogs": 1, "edge_sets": 0, "resource_sets": 1, "resources": 1}
+    assert result.details == {
+        "catalogs": 1,
+        "edge_sets": 0,
+        "resource_sets": 1,
+        "resources": 1,
+        "resources_deferred": False,
+    }
     assert not ResourceSet.objects.filter(id=old_set.id).exists()
     assert set(Resource.objects.values_list("title", flat=True)) == {
         "openssl",
@@ -159,13 +165,14 @@ def test_purge_reports_detaches_concurrently_and_leaves_a_busy_day_for_later():
         other.execute(f"LOCK TABLE {partitions.partition_name('reports_report', busy_day)} IN ACCESS EXCLUSIVE MODE")
         result = retention.purge_reports(14 * DAY, lock_timeout_ms=200)
         other.rollback()
-    assert result.skipped == [str(busy_day)]
-    assert result.details["days"] == [str(free_day)]
+    # (other tests may leave old partitions behind; only ours are asserted)
+    assert str(busy_day) in result.skipped
+    assert str(free_day) in result.details["days"] and str(busy_day) not in result.details["days"]
     assert busy_day in partitions.existing_days()
     assert free_day not in partitions.existing_days()
     # The next run gets it.
     result = retention.purge_reports(14 * DAY, lock_timeout_ms=200)
-    assert result.details["days"] == [str(busy_day)] and result.skipped == []
+    assert str(busy_day) in result.details["days"] and result.skipped == []
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [partitions.partition_name("reports_resourceevent", busy_day)])
         assert cursor.fetchone()[0] is None
@@ -298,3 +305,17 @@ def test_beat_schedule_has_housekeeping_tasks():
     app.loader.import_default_modules()
     assert tasks <= set(app.tasks)
     assert app.amqp.router.route({}, "stagehand.housekeeping.purge_nodes")["queue"].name == "housekeeping"
+
+
+@pytest.mark.django_db
+def test_resource_gc_waits_for_catalog_stores_and_defers_when_busy():
+    orphan = f.resource("File", "/etc/orphan", {})
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        # An in-flight catalog store holds the guard in shared mode.
+        other.execute("SELECT pg_advisory_lock_shared(%s)", [retention.RESOURCE_GC_LOCK_KEY])
+        counts = retention.collect_unreferenced(lock_timeout_ms=100)
+        assert counts["resources_deferred"] is True and counts["resources"] == 0
+        assert Resource.objects.filter(id=orphan.id).exists()
+        other.execute("SELECT pg_advisory_unlock_shared(%s)", [retention.RESOURCE_GC_LOCK_KEY])
+    counts = retention.collect_unreferenced(lock_timeout_ms=100)
+    assert counts["resources"] >= 1 and not Resource.objects.filter(id=orphan.id).exists()

@@ -123,6 +123,8 @@ def test_every_route_refuses_unauthenticated_and_wrong_scope(client, production_
                 )
                 assert refused, (method, path, response.status_code)
                 continue
+            if path.startswith(security.TOKEN_CHECKED_BY_VIEW) and response.status_code == 405:
+                continue  # the view refuses the method before it looks at credentials
             assert response.status_code in (401, 403), (method, path, response.status_code)
             if need != security.DELEGATED:
                 assert response.status_code == 401
@@ -133,6 +135,8 @@ def test_every_route_refuses_unauthenticated_and_wrong_scope(client, production_
             )
             for method in ("get", "post"):
                 response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {wrong}")
+                if path.startswith(security.TOKEN_CHECKED_BY_VIEW) and response.status_code == 405:
+                    continue
                 assert response.status_code == 403, (method, path, response.status_code)
                 assert "lacks" in response.json()["error"]
             right = token_with({need})
@@ -411,3 +415,30 @@ def test_session_users_need_csrf_on_api_routes_too(production_policy):
     viewer.force_login(reader)
     assert viewer.get("/metrics").status_code == 200
     assert viewer.post("/pdb/admin/v1/cmd", body, content_type="application/json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_enc_accepts_client_certificates_from_the_trusted_proxy(client, production_policy):
+    trusted = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_CLIENT_VERIFY": "SUCCESS"}
+    with override_settings(
+        ROOT_URLCONF="config.urls.enc",
+        SERVICE="enc",
+        TRUSTED_PROXIES=["10.1.2.3/32"],
+        CERTNAME_SCOPES="puppet.example.com=classify; *=read",
+    ):
+        ok = client.get("/enc/v1/nodes/a.example?format=json", HTTP_X_CLIENT_CERTNAME="puppet.example.com", **trusted)
+        assert ok.status_code == 200, ok.content
+        assert (
+            client.get(
+                "/enc/v1/nodes/a.example/explain", HTTP_X_CLIENT_CERTNAME="puppet.example.com", **trusted
+            ).status_code
+            == 200
+        )
+        # Read-only certname, forged headers from elsewhere, no credentials: refused by the view.
+        assert (
+            client.get("/enc/v1/nodes/a.example", HTTP_X_CLIENT_CERTNAME="agent.example.com", **trusted).status_code
+            == 401
+        )
+        forged = {"HTTP_X_CLIENT_VERIFY": "SUCCESS", "HTTP_X_CLIENT_CERTNAME": "puppet.example.com"}
+        assert client.get("/enc/v1/nodes/a.example", **forged).status_code == 401
+        assert client.get("/metrics").status_code == 401

@@ -29,7 +29,7 @@ def _ui_urls():
     urls.append(reverse("ui:command", args=[1]))
     for name in ["classification", "enc_audit", "enc_group_new", "enc_preview"]:
         urls.append(reverse(f"ui:{name}"))
-    for name in ["enc_group", "enc_members", "enc_group_edit", "enc_group_delete"]:
+    for name in ["enc_group", "enc_members", "enc_members_list", "enc_group_edit", "enc_group_delete"]:
         urls.append(reverse(f"ui:{name}", args=["00000000-0000-4000-8000-000000000000"]))
     assert resolver  # the URLconf loads
     return urls

@@ -56,8 +56,11 @@ def test_group_tree_and_group_page(viewer_client, groups, django_assert_max_num_
         page = viewer_client.get(f"/classification/{groups['debian'].id}/")
     assert page.status_code == 200 and b"a.pool" in page.content
     assert page.context["translated"] is not None  # the rule as a PuppetDB query
-    members = viewer_client.get(f"/classification/{groups['web'].id}/members/")
+    shell = viewer_client.get(f"/classification/{groups['web'].id}/members/")
+    assert shell.status_code == 200 and b"data-fragment-url" in shell.content
+    members = viewer_client.get(f"/classification/{groups['web'].id}/members/list/")
     assert members.context["result"]["nodes"] == ["web01.example.com", "web02.example.com"]
+    assert b"<html" not in members.content
     assert viewer_client.get("/classification/not-a-uuid/").status_code == 404
     assert viewer_client.get(f"/classification/{groups['web'].id}/edit/").status_code == 403
 
@@ -137,7 +140,7 @@ def test_save_create_delete_and_audit(editor_client, groups, django_assert_max_n
     assert response.status_code == 302
     group = NodeGroup.objects.get(name="Databases")
     assert group.pinned == ["app01.example.com"] and group.classes == {"postgresql::server": {"port": 5432}}
-    members = editor_client.get(f"/classification/{group.id}/members/").context["result"]["nodes"]
+    members = editor_client.get(f"/classification/{group.id}/members/list/").context["result"]["nodes"]
     assert members == ["app01.example.com", "db01.example.com"]  # db02 is RedHat: not in Debian
     entry = AuditEntry.objects.order_by("-id").first()
     assert (entry.actor, entry.action, entry.group_name) == ("eddie", "create", "Databases")

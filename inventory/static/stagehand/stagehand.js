@@ -57,7 +57,15 @@ document.addEventListener("DOMContentLoaded", function () {
     groupForm.querySelectorAll("[data-preview], select[name=parent]").forEach(function (el) {
       el.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
     });
+    if (previewBox.hasAttribute("data-load-now")) { refresh(); }
   }
+  // Parts of a page that take long to compute are fetched after the page is shown.
+  document.querySelectorAll("[data-fragment-url]").forEach(function (box) {
+    fetch(box.getAttribute("data-fragment-url"), { credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) { box.innerHTML = html; })
+      .catch(function () { box.textContent = "Could not load this part of the page."; });
+  });
   // Pages that wait for a background computation reload themselves.
   var reload = document.querySelector("[data-reload-after]");
   if (reload) { setTimeout(function () { window.location.reload(); }, parseInt(reload.getAttribute("data-reload-after"), 10) * 1000); }

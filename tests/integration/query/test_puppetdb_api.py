@@ -191,6 +191,10 @@ BAD = [
     ("/pdb/query/v4/nodes", {"query": '["and"]'}, "at least one"),
     ("/pdb/query/v4/nodes", {"query": "42"}, "JSON array"),
     ("/pdb/query/v4/inventory", {"query": '["=","facts.a.\\"b","x"]'}, "dotted"),
+    ("/pdb/query/v4/events", {"distinct_resources": "true"}, "not supported"),
+    ("/pdb/query/v4/nodes", {"include_facts_expiration": "true"}, "not supported"),
+    ("/pdb/query/v4/nodes", {"include_total": "maybe"}, "include_total"),
+    ("/pdb/query/v4/nodes", {"timeout": "-1"}, "timeout"),
 ]
 
 
@@ -249,7 +253,8 @@ def test_sql_injection_in_every_string_position_is_inert(client, fleet_db, evil)
     assert Node.objects.count() == 12
 
 
-@override_settings(PUPPETDB_API_ALLOW_ANONYMOUS=False)
+# ops: the closed policy — no anonymous API and no open network (config/settings/test.py opens loopback).
+@override_settings(PUPPETDB_API_ALLOW_ANONYMOUS=False, OPEN_NETWORKS=[])
 def test_authentication(client, fleet_db, django_user_model):
     from api.models import ApiToken
 

@@ -1,0 +1,307 @@
+"""Query latency benchmark over a fleet made by ``generate.py``.
+
+    DATABASE_URL=postgresql://.../stagehand_query_bench .venv/bin/python bench/query/run.py --iterations 30
+
+Each query goes through the full Django view (URL routing, parameter checks, compilation, SQL,
+JSON) in-process, so the figures exclude only the HTTP socket. ``--puppetdb URL`` also times the
+same PuppetDB-API requests against a real PuppetDB that holds an equivalent fleet.
+Prints p50/p99 per query and writes ``bench/query/results-<nodes>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.web")
+os.environ.setdefault("PUPPETDB_API_ALLOW_ANONYMOUS", "true")
+
+V4 = "/pdb/query/v4"
+
+
+def J(value) -> str:
+    return json.dumps(value)
+
+
+def queries(node: str, day0: str, day1: str) -> list[tuple[str, str, dict]]:
+    lr = ["=", "latest_report?", True]
+    return [
+        # puppetboard's calls (overview, nodes, node, reports, facts, fact, inventory, radiator, failures)
+        ("pb: environments", f"{V4}/environments", {}),
+        (
+            "pb: node count in env",
+            f"{V4}/nodes",
+            {"query": J(["extract", [["function", "count"]], ["and", ["=", "catalog_environment", "production"]]])},
+        ),
+        (
+            "pb: resource count in env",
+            f"{V4}/resources",
+            {"query": J(["extract", [["function", "count"]], ["=", "environment", "production"]])},
+        ),
+        (
+            "pb: failed nodes",
+            f"{V4}/nodes",
+            {"query": J(["and", ["=", "catalog_environment", "production"], ["=", "latest_report_status", "failed"]])},
+        ),
+        ("pb: node", f"{V4}/nodes/{node}", {}),
+        (
+            "pb: node facts",
+            f"{V4}/facts",
+            {"query": J(["and", ["=", "certname", node], ["=", "environment", "production"]])},
+        ),
+        (
+            "pb: node reports page",
+            f"{V4}/reports",
+            {
+                "query": J(["and", ["=", "certname", node]]),
+                "order_by": J([{"field": "end_time", "order": "desc"}]),
+                "limit": "10",
+                "include_total": "true",
+            },
+        ),
+        (
+            "pb: reports page (env)",
+            f"{V4}/reports",
+            {
+                "query": J(["and", ["=", "environment", "production"]]),
+                "order_by": J([{"field": "end_time", "order": "desc"}]),
+                "limit": "100",
+                "include_total": "true",
+            },
+        ),
+        (
+            "pb: daily chart (1 day)",
+            f"{V4}/reports",
+            {
+                "query": J(
+                    [
+                        "extract",
+                        [["function", "count"], "status"],
+                        [
+                            "and",
+                            [">=", "producer_timestamp", day0],
+                            ["<", "producer_timestamp", day1],
+                            ["=", "environment", "production"],
+                        ],
+                        ["group_by", "status"],
+                    ]
+                )
+            },
+        ),
+        ("pb: report by hash + events", f"{V4}/events", {"query": J(["=", "report", "@HASH@"])}),
+        ("pb: fact names", f"{V4}/fact-names", {}),
+        (
+            "pb: fact values (os, limit 1000)",
+            f"{V4}/facts/os",
+            {"query": J(["and", ["=", "environment", "production"]]), "limit": "1000"},
+        ),
+        (
+            "pb: inventory facts (3 names, limit 1000)",
+            f"{V4}/facts",
+            {
+                "query": J(
+                    [
+                        "and",
+                        ["or", ["=", "name", "fqdn"], ["=", "name", "kernel"], ["=", "name", "role"]],
+                        ["=", "environment", "production"],
+                    ]
+                ),
+                "limit": "1000",
+            },
+        ),
+        ("pb: event-counts latest (all nodes)", f"{V4}/event-counts", {"query": J(lr), "summarize_by": "certname"}),
+        (
+            "pb: failures reports",
+            f"{V4}/reports",
+            {"query": J(["and", ["=", "latest_report?", True], ["=", "status", "failed"]]), "limit": "100"},
+        ),
+        (
+            "pb: class nodes (in resources)",
+            f"{V4}/nodes",
+            {
+                "query": J(
+                    [
+                        "in",
+                        "certname",
+                        [
+                            "from",
+                            "resources",
+                            [
+                                "extract",
+                                ["certname"],
+                                [
+                                    "and",
+                                    ["=", "type", "Class"],
+                                    ["=", "title", "Role::R3"],
+                                    ["=", "environment", "production"],
+                                ],
+                            ],
+                        ],
+                    ]
+                )
+            },
+        ),
+        # fact filters
+        ("fact filter: nodes fact role", f"{V4}/nodes", {"query": J(["=", ["fact", "role"], "r7"]), "limit": "1000"}),
+        (
+            "fact filter: inventory os.family count",
+            f"{V4}/inventory",
+            {"query": J(["extract", [["function", "count"]], ["=", "facts.os.family", "RedHat"]])},
+        ),
+        (
+            "fact filter: inventory os.release.full (rows)",
+            f"{V4}/inventory",
+            {"query": J(["extract", ["certname"], ["=", "facts.os.release.full", "9.2"]]), "limit": "1000"},
+        ),
+        (
+            "fact filter: facts by name value",
+            f"{V4}/facts",
+            {"query": J(["and", ["=", "name", "datacenter"], ["=", "value", "dc2"]]), "limit": "1000"},
+        ),
+        (
+            "fact filter: fact-contents by path",
+            f"{V4}/fact-contents",
+            {"query": J(["and", ["=", "path", ["os", "release", "full"]], ["=", "value", "12.5"]]), "limit": "1000"},
+        ),
+        (
+            "fact filter: numeric >",
+            f"{V4}/nodes",
+            {"query": J([">", ["fact", "memorysize_mb"], 15000]), "limit": "1000"},
+        ),
+        # where applied (PuppetDB-style and native)
+        (
+            "where: resources Class (1000 rows)",
+            f"{V4}/resources",
+            {"query": J(["and", ["=", "type", "Class"], ["=", "title", "Profile::P7"]]), "limit": "1000"},
+        ),
+        (
+            "where: resources Class count",
+            f"{V4}/resources",
+            {
+                "query": J(
+                    ["extract", [["function", "count"]], ["and", ["=", "type", "Class"], ["=", "title", "Profile::P7"]]]
+                )
+            },
+        ),
+        ("where: native now (page 1000)", "/api/v1/where-applied", {"class": "Profile::P7", "page_size": "1000"}),
+        (
+            "where: native at= (page 1000)",
+            "/api/v1/where-applied",
+            {"class": "Legacy", "at": "@AT@", "page_size": "1000"},
+        ),
+        (
+            "where: native unique resource",
+            "/api/v1/where-applied",
+            {"type": "File", "title": "/etc/hostname", "parameter": "content", "value": node},
+        ),
+        (
+            "where: PQL nodes with class",
+            V4,
+            {"query": 'nodes[certname] { resources { type = "Class" and title = "Role::R3" } limit 1000 }'},
+        ),
+        ("native: nodes status=failed page", "/api/v1/nodes/", {"status": "failed", "page_size": "100"}),
+        (
+            "native: nodes query PQL cond",
+            "/api/v1/nodes/",
+            {"query": "facts.os.family = RedHat and status = failed", "page_size": "100"},
+        ),
+    ]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--puppetdb", default=None)
+    args = parser.parse_args()
+
+    import datetime as dt
+
+    import django
+
+    django.setup()
+    import requests
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from api.models import ApiToken
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM inventory_node")
+        n_nodes = cursor.fetchone()[0]
+        cursor.execute("SELECT certname, latest_report_hash FROM inventory_node ORDER BY certname OFFSET 123 LIMIT 1")
+        node, report_hash = cursor.fetchone()
+        cursor.execute("SELECT min(valid_from) + interval '1 hour' FROM inventory_catalog WHERE valid_to IS NOT NULL")
+        at = cursor.fetchone()[0]
+    user, _ = get_user_model().objects.get_or_create(username="bench-reader")
+    _token, raw = ApiToken.issue(user=user, name="bench", scopes=["read"])
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    today = dt.datetime.now(dt.UTC).date()
+    day0 = f"{today:%Y-%m-%d}T00:00:00.000Z"
+    day1 = f"{today + dt.timedelta(days=1):%Y-%m-%d}T00:00:00.000Z"
+
+    results = []
+    print(f"{n_nodes} nodes, {args.iterations} iterations per query")
+    print(f"{'query':48} {'rows':>7} {'p50 ms':>8} {'p99 ms':>8}" + ("   pdb p50   pdb p99" if args.puppetdb else ""))
+    for name, path, params in queries(node, day0, day1):
+        params = {k: v.replace("@HASH@", report_hash).replace("@AT@", at.isoformat()) for k, v in params.items()}
+        times = []
+        rows = None
+        for i in range(args.iterations + 3):
+            started = time.perf_counter()
+            response = client.get(path, params)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: HTTP {response.status_code}: {response.content[:300]!r}")
+            if i >= 3:
+                times.append(elapsed)
+            if rows is None:
+                body = response.json()
+                rows = (
+                    len(body["results"])
+                    if isinstance(body, dict) and "results" in body
+                    else (len(body) if isinstance(body, list) else 1)
+                )
+        entry = {
+            "query": name,
+            "path": path,
+            "params": params,
+            "rows": rows,
+            "p50_ms": round(statistics.median(times), 2),
+            "p99_ms": round(pct(times, 99), 2),
+        }
+        line = f"{name:48} {rows:>7} {entry['p50_ms']:>8.1f} {entry['p99_ms']:>8.1f}"
+        if args.puppetdb and path.startswith("/pdb/"):
+            ptimes = []
+            for i in range(args.iterations + 3):
+                started = time.perf_counter()
+                r = requests.get(args.puppetdb + path, params=params, timeout=120)
+                elapsed = (time.perf_counter() - started) * 1000
+                if i >= 3 and r.status_code == 200:
+                    ptimes.append(elapsed)
+            if ptimes:
+                entry["puppetdb_p50_ms"] = round(statistics.median(ptimes), 2)
+                entry["puppetdb_p99_ms"] = round(pct(ptimes, 99), 2)
+                line += f" {entry['puppetdb_p50_ms']:>9.1f} {entry['puppetdb_p99_ms']:>9.1f}"
+        print(line, flush=True)
+        results.append(entry)
+    out = Path(__file__).parent / f"results-{n_nodes}.json"
+    out.write_text(json.dumps({"nodes": n_nodes, "iterations": args.iterations, "results": results}, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

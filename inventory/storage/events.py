@@ -1,0 +1,68 @@
+"""Sending the domain signals (``inventory.signals``) from storage code.
+
+Storage code calls ``emit``. Outside a batch the signal is sent at once. Inside ``deferred()``
+(the ingest worker's batch transaction) signals are queued and sent by ``flush()`` just before
+the batch commits: still inside the transaction that stored the change, as receivers expect, but
+receivers that serialise on a lock held until commit (the event history does) hold it only for
+the end of the batch instead of all of it. ``mark``/``rollback`` drop the signals of a command
+whose savepoint was rolled back. Node objects are loaded at flush time, with their latest_*
+columns as the batch left them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+_queue: list[tuple] | None = None
+
+
+def emit(signal, sender, node_id: int | None = None, **kwargs) -> None:
+    """Send ``signal`` (with ``node=<Node>`` loaded from ``node_id`` when given)."""
+    if not signal.has_listeners():
+        return
+    if _queue is not None:
+        _queue.append((signal, sender, node_id, kwargs))
+        return
+    if node_id is not None:
+        from inventory.models import Node
+
+        kwargs["node"] = Node.objects.get(pk=node_id)
+    signal.send(sender=sender, **kwargs)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    global _queue
+    previous, _queue = _queue, []
+    try:
+        yield
+    finally:
+        _queue = previous
+
+
+def mark() -> int:
+    return len(_queue) if _queue is not None else 0
+
+
+def rollback(position: int) -> None:
+    if _queue is not None:
+        del _queue[position:]
+
+
+def flush() -> int:
+    """Send the queued signals (in order); returns how many."""
+    global _queue
+    if not _queue:
+        return 0
+    items, _queue = _queue, []
+    from inventory.models import Node
+
+    nodes = Node.objects.in_bulk([i[2] for i in items if i[2] is not None])
+    for signal, sender, node_id, kwargs in items:
+        if node_id is not None:
+            kwargs["node"] = nodes.get(node_id)
+            if kwargs["node"] is None:
+                continue
+        signal.send(sender=sender, **kwargs)
+    return len(items)
