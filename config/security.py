@@ -75,6 +75,11 @@ ROUTE_RULES: list[tuple[str, str]] = [
 TOKEN_CHECKED_BY_VIEW = ("/enc/v1/nodes/",)
 
 
+def token_checked_by_view(path: str) -> bool:
+    """Classification requests only: ``/enc/v1/nodes/<certname>``, not its ``/explain``."""
+    return path.startswith(TOKEN_CHECKED_BY_VIEW) and not path.rstrip("/").endswith("/explain")
+
+
 def _matches(path: str, prefix: str) -> bool:
     if prefix.endswith("/"):
         return path.startswith(prefix)
@@ -278,7 +283,7 @@ class AccessPolicyMiddleware:
         need = route_requirement(path)
         response = None
         if need != PUBLIC:
-            by_view = path.startswith(TOKEN_CHECKED_BY_VIEW)
+            by_view = token_checked_by_view(path)
             result = policy().identify(request, token_checked_by_view=by_view)
             if isinstance(result, JsonResponse):
                 response = result

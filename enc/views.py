@@ -8,7 +8,7 @@
 Access: the ``classify`` scope under the access policy (``config/security.py``): an API token
 (``Authorization: Bearer``), a client certificate through a trusted proxy, an open network, or
 ``ENC_ALLOW_ANONYMOUS=true``. A token on a classify request is checked here, in the lookup
-statement (``enc/middleware.py``).
+statement (``config.security.token_checked_by_view``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
+from api.authentication import token_from_headers
 from api.models import hash_token
 from config import metrics  # ops: metrics
 from config.security import policy
@@ -62,7 +63,8 @@ def _policy_problem(request) -> HttpResponse | None:
 
 
 def _token_problem(request, raw: str, found: store.Lookup) -> HttpResponse | None:
-    """A token the fast path left to the view (enc.middleware), checked by the lookup statement."""
+    """A token the access policy left to the view (``config.security.token_checked_by_view``),
+    checked by the lookup statement."""
     if found.token_id is None:
         return _error(401, "invalid, expired or revoked token")
     if "classify" not in found.token_scopes and "admin" not in found.token_scopes:
@@ -144,7 +146,7 @@ def _post_keys(trusted_posted: bool):
 def _lookup(request, certname: str, keys_for):
     """(snapshot, stored facts or None, stored producer timestamp, auth problem or None) with one
     statement in the common case (the cached snapshot's version is current)."""
-    raw = getattr(request, "stagehand_enc_token", None)
+    raw = token_from_headers(request.headers)
     cached = store.cache.peek()
     keys = keys_for(cached)
     found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None)

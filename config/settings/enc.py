@@ -9,16 +9,12 @@ READY_REQUIRED_CHECKS = ["database"]
 
 # --- enc (issue 5) -----------------------------------------------------------------------------
 # The classification path is latency-critical: no sessions, CSRF, auth or common middleware
-# (the views set Content-Length); the access policy is the ops one with a fast path that lets the
-# classify view check an API token in its single statement (enc/middleware.py).
+# (the views set Content-Length); the access policy leaves the classify view to check an API token
+# in its single statement (config.security.token_checked_by_view).
 from config.env import env_bool, env_choice  # noqa: E402
 from config.settings.base import MIDDLEWARE as _BASE_MIDDLEWARE  # noqa: E402
 
-MIDDLEWARE = [
-    "enc.middleware.EncAccessPolicyMiddleware" if name == "config.security.AccessPolicyMiddleware" else name
-    for name in _BASE_MIDDLEWARE
-    if name != "django.middleware.common.CommonMiddleware"
-]
+MIDDLEWARE = [name for name in _BASE_MIDDLEWARE if name != "django.middleware.common.CommonMiddleware"]
 # One JSON access-log line per request costs ~0.1 ms of CPU; WARNING keeps only errors.
 LOGGING = {  # noqa: F405
     **LOGGING,  # noqa: F405

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.urls.enc")]
 
 @pytest.fixture(params=["enc", "web"])
 def client(request, settings):
-    """The enc process's middleware (the token fast path in enc.middleware), and the web
+    """The enc process's middleware (no common middleware; the classify view checks tokens), and the web
     process's (the plain access policy) — the views must be right behind both."""
     from django.test import Client
 

@@ -434,10 +434,11 @@ def test_enc_accepts_client_certificates_from_the_trusted_proxy(client, producti
             ).status_code
             == 200
         )
-        # Read-only certname, forged headers from elsewhere, no credentials: refused by the view.
+        # A read-only certname has credentials but not the scope (403); forged headers from
+        # elsewhere count as no credentials (401).
         assert (
             client.get("/enc/v1/nodes/a.example", HTTP_X_CLIENT_CERTNAME="agent.example.com", **trusted).status_code
-            == 401
+            == 403
         )
         forged = {"HTTP_X_CLIENT_VERIFY": "SUCCESS", "HTTP_X_CLIENT_CERTNAME": "puppet.example.com"}
         assert client.get("/enc/v1/nodes/a.example", **forged).status_code == 401
