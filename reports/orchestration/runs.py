@@ -6,11 +6,12 @@ A node is *done* when its latest report satisfies the condition: produced after
 ``changed``, ``unchanged``, or ``noop`` for a noop run with pending changes), the report link,
 and for failures the failed resources and error messages.
 
-``wait`` is bounded by its timeout, evaluates with two indexed queries (nodes by id, their
-latest reports by id with the time bound pruning partitions), and between evaluations gives the
-database connection back and sleeps on the process's LISTEN hub (``notify``), waking only for
-notifications about a node it still waits for (or every ``HOOKS_SAFETY_POLL_SECONDS``; every
-``HOOKS_POLL_SECONDS`` while the listener is not connected).
+``wait`` is bounded by its timeout and evaluates with one query per 10,000 nodes (the node rows
+by id joined to their latest report by id, the time bound pruning partitions). Between
+evaluations it gives the database connection back and sleeps on the process's LISTEN hub
+(``notify``), waking only for notifications about a node it still waits for and then re-checking
+only those nodes; every ``HOOKS_SAFETY_POLL_SECONDS`` (``HOOKS_POLL_SECONDS`` while the listener
+is not connected) it re-checks every pending node.
 """
 
 from __future__ import annotations
