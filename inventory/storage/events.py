@@ -12,17 +12,24 @@ columns as the batch left them.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
-_queue: list[tuple] | None = None
+# Per thread (a threaded Celery pool runs several batches in one process).
+_local = threading.local()
+
+
+def _get() -> list[tuple] | None:
+    return getattr(_local, "queue", None)
 
 
 def emit(signal, sender, node_id: int | None = None, **kwargs) -> None:
     """Send ``signal`` (with ``node=<Node>`` loaded from ``node_id`` when given)."""
     if not signal.has_listeners():
         return
-    if _queue is not None:
-        _queue.append((signal, sender, node_id, kwargs))
+    queue = _get()
+    if queue is not None:
+        queue.append((signal, sender, node_id, kwargs))
         return
     if node_id is not None:
         from inventory.models import Node
@@ -33,29 +40,31 @@ def emit(signal, sender, node_id: int | None = None, **kwargs) -> None:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    global _queue
-    previous, _queue = _queue, []
+    previous = _get()
+    _local.queue = []
     try:
         yield
     finally:
-        _queue = previous
+        _local.queue = previous
 
 
 def mark() -> int:
-    return len(_queue) if _queue is not None else 0
+    queue = _get()
+    return len(queue) if queue is not None else 0
 
 
 def rollback(position: int) -> None:
-    if _queue is not None:
-        del _queue[position:]
+    queue = _get()
+    if queue is not None:
+        del queue[position:]
 
 
 def flush() -> int:
     """Send the queued signals (in order); returns how many."""
-    global _queue
-    if not _queue:
+    items = _get()
+    if not items:
         return 0
-    items, _queue = _queue, []
+    _local.queue = []
     from inventory.models import Node
 
     nodes = Node.objects.in_bulk([i[2] for i in items if i[2] is not None])

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 
 # name -> id, per process. Environments and producers are never deleted while in use, and a
 # rolled-back insert is never cached (ids are cached only when seen committed, see ``commit``).
 _env_cache: dict[str, int] = {}
 _producer_cache: dict[str, int] = {}
-_staged: list[tuple[dict, str, int]] = []
+_local = threading.local()  # names created by this thread's open transaction
+
+
+def _staged_list() -> list[tuple[dict, str, int]]:
+    staged = getattr(_local, "staged", None)
+    if staged is None:
+        staged = _local.staged = []
+    return staged
 
 
 def _get_or_create(cursor, table: str, cache: dict, name: str | None) -> int | None:
@@ -29,7 +37,7 @@ def _get_or_create(cursor, table: str, cache: dict, name: str | None) -> int | N
         if row is None:
             cursor.execute(f"SELECT id FROM {table} WHERE name = %s", [name])
             row = cursor.fetchone()
-        _staged.append((cache, name, row[0]))
+        _staged_list().append((cache, name, row[0]))
         return row[0]
     cache[name] = row[0]
     return row[0]
@@ -45,13 +53,14 @@ def producer_id(cursor, name: str | None) -> int | None:
 
 def commit_caches() -> None:
     """The transaction that created staged names committed: remember them."""
-    for cache, name, ident in _staged:
+    staged = _staged_list()
+    for cache, name, ident in staged:
         cache[name] = ident
-    _staged.clear()
+    staged.clear()
 
 
 def discard_caches() -> None:
-    _staged.clear()
+    _staged_list().clear()
     _env_cache.clear()
     _producer_cache.clear()
 
@@ -105,9 +114,9 @@ REACTIVATE_SQL = (
 
 def stage_mark() -> int:
     """Where the staged-name list stands (before a savepoint)."""
-    return len(_staged)
+    return len(_staged_list())
 
 
 def stage_rollback(mark: int) -> None:
     """The savepoint was rolled back: forget the names it created."""
-    del _staged[mark:]
+    del _staged_list()[mark:]
