@@ -670,6 +670,12 @@ class Compiler:
             if names:
                 p = self.params.add(names, "::text[]")
                 where.append("f.value IS NOT NULL")
+                values = pinned_values(conjuncts, "value", kind=str | int | float | bool)
+                if len(names) == 1 and values and len(values) == 1:
+                    # facts/<name>/<value>: let the GIN index find the factsets first.
+                    hint = self.containment(("facts", names), values[0])
+                    if hint:
+                        where.append(hint)
                 return (
                     "inventory_factset fs JOIN inventory_node n ON n.id = fs.node_id "
                     f"CROSS JOIN LATERAL (SELECT k AS name, coalesce(fs.volatile -> k, fs.stable -> k) AS value "
