@@ -101,6 +101,22 @@ class Hub:
             self._recent.append((self._seq, certname))
             self._cond.notify_all()
 
+    def changed_since(self, after: int) -> set[str] | None:
+        """Certnames notified after ``after``; None when that is not known exactly (the window
+        overflowed, or a notification without a certname, e.g. a listener reconnection)."""
+        with self._cond:
+            oldest = self._recent[0][0] if self._recent else self._seq + 1
+            if self._seq > after and after + 1 < oldest:
+                return None
+            names = set()
+            for seq, certname in reversed(self._recent):
+                if seq <= after:
+                    break
+                if not certname:
+                    return None
+                names.add(certname)
+            return names
+
     def wait(self, after: int, timeout: float, interest: set[str] | None = None) -> int | None:
         """Block until a notification newer than ``after`` arrives (one about a certname in
         ``interest``, when given) or ``timeout`` passes. Returns the new sequence number, or None

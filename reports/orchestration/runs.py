@@ -6,11 +6,12 @@ A node is *done* when its latest report satisfies the condition: produced after
 ``changed``, ``unchanged``, or ``noop`` for a noop run with pending changes), the report link,
 and for failures the failed resources and error messages.
 
-``wait`` is bounded by its timeout, evaluates with two indexed queries (nodes by id, their
-latest reports by id with the time bound pruning partitions), and between evaluations gives the
-database connection back and sleeps on the process's LISTEN hub (``notify``), waking only for
-notifications about a node it still waits for (or every ``HOOKS_SAFETY_POLL_SECONDS``; every
-``HOOKS_POLL_SECONDS`` while the listener is not connected).
+``wait`` is bounded by its timeout and evaluates with one query per 10,000 nodes (the node rows
+by id joined to their latest report by id, the time bound pruning partitions). Between
+evaluations it gives the database connection back and sleeps on the process's LISTEN hub
+(``notify``), waking only for notifications about a node it still waits for and then re-checking
+only those nodes; every ``HOOKS_SAFETY_POLL_SECONDS`` (``HOOKS_POLL_SECONDS`` while the listener
+is not connected) it re-checks every pending node.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.urls import NoReverseMatch, reverse
 from django.utils.dateparse import parse_datetime
 
@@ -79,6 +81,7 @@ class WaitRequest:
     condition: Condition
     timeout: float = 0.0
     fail_fast: bool = False
+    problems_only: bool = False  # list only failed (and pending) nodes; successes are counted
 
 
 def _get(data, name):
@@ -107,7 +110,8 @@ def parse_request(data, *, default_timeout: float) -> WaitRequest:
     Fields: ``certnames`` (list, or repeated/comma separated ``certname``), ``query`` (PQL or AST),
     ``environment``, ``group``; ``reported_after``, ``code_id``, ``catalog_uuid``,
     ``configuration_version``; ``timeout`` (seconds, capped at RUNS_WAIT_MAX_TIMEOUT);
-    ``fail_fast`` (answer as soon as a selected node has failed)."""
+    ``fail_fast`` (answer as soon as a selected node has failed); ``details`` (``all``, or
+    ``problems`` to list only failed and pending nodes — successes are still counted)."""
     if not hasattr(data, "get"):
         raise SelectionError("body", "must be a JSON object")
     known = {
@@ -122,6 +126,7 @@ def parse_request(data, *, default_timeout: float) -> WaitRequest:
         "configuration_version",
         "timeout",
         "fail_fast",
+        "details",
     }
     unknown = sorted(set(data.keys()) - known)
     if unknown:
@@ -162,12 +167,16 @@ def parse_request(data, *, default_timeout: float) -> WaitRequest:
     fail_fast = _get(data, "fail_fast")
     if isinstance(fail_fast, str):
         fail_fast = fail_fast.lower() in ("1", "true", "yes", "on")
-    return WaitRequest(selection, condition, timeout, bool(fail_fast))
+    details = _get(data, "details") or "all"
+    if details not in ("all", "problems"):
+        raise SelectionError("details", "must be 'all' or 'problems' (list only failed and pending nodes)")
+    return WaitRequest(selection, condition, timeout, bool(fail_fast), details == "problems")
 
 
 @dataclass
 class Evaluation:
-    done: dict[str, tuple] = field(default_factory=dict)  # certname -> (report id, producer_timestamp, status)
+    # certname -> (report id, producer_timestamp, run status)
+    done: dict[str, tuple] = field(default_factory=dict)
     pending: dict[str, dict] = field(default_factory=dict)  # certname -> why
 
     @property
@@ -205,59 +214,61 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start : start + size]
 
 
+EVALUATE_SQL = """
+SELECT n.certname, n.latest_report_id, n.report_timestamp, n.latest_report_code_id,
+       r.id, r.producer_timestamp, r.status, r.noop, r.noop_pending,
+       r.code_id, r.catalog_uuid, r.configuration_version
+FROM inventory_node n
+LEFT JOIN reports_report r ON r.id = n.latest_report_id AND r.producer_timestamp > %s
+WHERE n.id = ANY(%s)
+"""
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def evaluate(known: dict[str, int], unknown: list[str], condition: Condition) -> Evaluation:
     """Which of the ``known`` nodes ({certname: id}) are done; ``unknown`` certnames are pending.
-    Two indexed queries per chunk of nodes (nodes by id; their latest reports by id, the time
-    bound pruning partitions), returning tuples only."""
+    One query per chunk of nodes: the node rows by id joined to their latest report (by id, the
+    ``reported_after`` bound pruning partitions), tuples only."""
     result = Evaluation()
     for certname in unknown:
         result.pending[certname] = {"certname": certname, "reason": "unknown node (no data yet)"}
-    nodes = []
-    for chunk in _chunks(list(known.values())):
-        nodes.extend(
-            Node.objects.filter(pk__in=chunk).values_list(
-                "certname", "latest_report_id", "report_timestamp", "latest_report_code_id"
-            )
-        )
-    report_ids = [n[1] for n in nodes if n[1]]
-    reports: dict[int, tuple] = {}
-    for chunk in _chunks(report_ids):
-        qs = Report.objects.filter(pk__in=chunk)
-        if condition.reported_after:
-            qs = qs.filter(producer_timestamp__gt=condition.reported_after)
-        for row in qs.values_list("id", "producer_timestamp", "status", *CONDITION_FIELDS):
-            reports[row[0]] = row
-    for certname, report_id, report_timestamp, last_code_id in nodes:
-        report = reports.get(report_id)
-        reason = None
-        if report_id is None:
-            reason = "no report yet"
-        elif report is None:
-            reason = "no report after reported_after"
-        else:
-            for index, name in enumerate(CONDITION_FIELDS, start=3):
-                wanted = getattr(condition, name)
-                if wanted and report[index] != wanted:
-                    reason = f"latest report has {name} {report[index]!r}"
-                    break
-        if reason is None:
-            result.done[certname] = report[:3]
-        else:
-            result.pending[certname] = {
-                "certname": certname,
-                "reason": reason,
-                "last_report_at": _iso(report_timestamp),
-                "last_code_id": last_code_id,
-            }
+    after = condition.reported_after or EPOCH
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(known.values())):
+            cursor.execute(EVALUATE_SQL, [after, chunk])
+            for row in cursor.fetchall():
+                certname, report_id, report_timestamp, last_code_id = row[:4]
+                reason = None
+                if report_id is None:
+                    reason = "no report yet"
+                elif row[4] is None:
+                    reason = "no report after reported_after"
+                else:
+                    for index, name in enumerate(CONDITION_FIELDS, start=9):
+                        wanted = getattr(condition, name)
+                        if wanted and row[index] != wanted:
+                            reason = f"latest report has {name} {row[index]!r}"
+                            break
+                if reason is None:
+                    result.done[certname] = (row[4], row[5], run_status(row[6], row[7], row[8]))
+                else:
+                    result.pending[certname] = {
+                        "certname": certname,
+                        "reason": reason,
+                        "last_report_at": _iso(report_timestamp),
+                        "last_code_id": last_code_id,
+                    }
     return result
 
 
-def _report_page(report_id: int) -> str | None:
-    """The web UI's page of a report, when this process serves the UI."""
+def _report_page_template() -> str | None:
+    """The web UI's report page path for report id 0 (the id is substituted), when this process
+    serves the UI."""
     try:
-        return reverse("ui:report", args=[report_id])
+        path = reverse("ui:report", args=[0])
     except NoReverseMatch:
         return None
+    return path if path.count("0") == 1 else None
 
 
 def _iso(value) -> str | None:
@@ -276,17 +287,25 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         raise SelectionError("nodes", f"the selection matched no nodes: {request.selection.describe()}")
     if request.timeout > 0:
         hub.ensure_started()  # listening before the first evaluation: no notification is missed
+    seq = hub.seq
     total = Evaluation()
+    recheck: set[str] | None = None  # None: every pending node; else only these certnames
     while True:
-        seq = hub.seq
         if unknown:  # a first report may have created them
             newly = dict(Node.objects.filter(certname__in=unknown).values_list("certname", "id"))
             if newly:
                 known.update(newly)
                 unknown = [c for c in unknown if c not in newly]
-        step = evaluate(known, unknown, request.condition)
+                recheck = None if recheck is None else recheck | set(newly)
+        subset = known if recheck is None else {c: known[c] for c in recheck if c in known}
+        step = evaluate(subset, unknown, request.condition)
         total.done.update(step.done)
-        total.pending = step.pending
+        if recheck is None:
+            total.pending = step.pending
+        else:  # only the re-checked nodes can have changed
+            for certname in step.done:
+                total.pending.pop(certname, None)
+            total.pending.update(step.pending)
         for certname in step.done:
             known.pop(certname, None)
         remaining = deadline - clock()
@@ -297,31 +316,43 @@ def wait(request: WaitRequest, *, hub=None, clock=time.monotonic) -> dict:
         time.sleep(min(settings.HOOKS_MIN_INTERVAL_SECONDS, max(0.0, remaining)))
         remaining = deadline - clock()
         pause = settings.HOOKS_SAFETY_POLL_SECONDS if hub.listening else settings.HOOKS_POLL_SECONDS
-        hub.wait(seq, max(0.0, min(remaining, pause)), interest=set(total.pending))
+        woke = hub.wait(seq, max(0.0, min(remaining, pause)), interest=set(total.pending))
+        # Woken by notifications: re-check only the nodes they named (a superset is harmless);
+        # a safety poll (no notification) or an inexact window re-checks every pending node.
+        new_seq = hub.seq
+        changed = hub.changed_since(seq) if woke is not None else None
+        seq = new_seq
+        recheck = None if changed is None else changed & set(known)
     return build_result(request, total, waited=clock() - started)
 
 
-def _done_reports(evaluation: Evaluation) -> list[dict]:
-    ids = [report_id for report_id, _, _ in evaluation.done.values()]
-    days = sorted({ts for _, ts, _ in evaluation.done.values()})
+def _done_reports(done: list[tuple]) -> list[dict]:
+    ids = [report_id for report_id, _, _ in done]
+    stamps = [ts for _, ts, _ in done]
+    if not ids:
+        return []
+    low, high = min(stamps), max(stamps)
     rows = []
     for chunk in _chunks(ids):
-        qs = Report.objects.filter(pk__in=chunk)
-        if days:
-            qs = qs.filter(producer_timestamp__gte=days[0], producer_timestamp__lte=days[-1])
+        qs = Report.objects.filter(producer_timestamp__gte=low, producer_timestamp__lte=high).extra(
+            where=["reports_report.id = ANY(%s)"], params=[chunk]
+        )
         rows.extend(qs.values(*REPORT_FIELDS))
     return rows
 
 
 def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) -> dict:
-    reports = {row["certname"]: row for row in _done_reports(evaluation)}
-    failures = _failure_details([r for r in reports.values() if r["status"] == FAILED])
     counts = dict.fromkeys(RUN_STATUSES, 0)
+    for _, _, status in evaluation.done.values():
+        counts[status] = counts.get(status, 0) + 1
+    listed = [t for t in evaluation.done.values() if not request.problems_only or t[2] == FAILED]
+    reports = {row["certname"]: row for row in _done_reports(listed)}
+    failures = _failure_details([r for r in reports.values() if r["status"] == FAILED])
+    page = _report_page_template()
     done = []
     for certname in sorted(reports):
         report = reports[certname]
         status = run_status(report["status"], report["noop"], report["noop_pending"])
-        counts[status] = counts.get(status, 0) + 1
         item = {
             "certname": certname,
             "status": status,
@@ -341,7 +372,7 @@ def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) ->
                 "failed": report["resources_failed"],
             },
             "report_hash": report["hash"],
-            "report_page": _report_page(report["id"]),
+            "report_page": page.replace("0", str(report["id"])) if page else None,
             "report_url": f"/pdb/query/v4/reports?query=%5B%22%3D%22%2C%22hash%22%2C%22{report['hash']}%22%5D",
             "events_url": f"/pdb/query/v4/reports/{report['hash']}/events",
         }
@@ -362,7 +393,12 @@ def build_result(request: WaitRequest, evaluation: Evaluation, waited: float) ->
         "waited_seconds": round(waited, 3),
         "selection": request.selection.describe(),
         "condition": request.condition.describe(),
-        "summary": {"selected": len(done) + len(pending), "done": len(done), "pending": len(pending), **counts},
+        "summary": {
+            "selected": len(evaluation.done) + len(pending),
+            "done": len(evaluation.done),
+            "pending": len(pending),
+            **counts,
+        },
         "done": done,
         "pending": pending,
     }

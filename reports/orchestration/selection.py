@@ -119,9 +119,11 @@ class Selection:
         lists the unknown ones, which a first report may still satisfy; other criteria narrow it.
         """
         if self.certnames:
-            qs = Node.objects.filter(certname__in=self.certnames)
+            qs = Node.objects.extra(where=["inventory_node.certname = ANY(%s)"], params=[self.certnames])
             if self.environment or self.query is not None or self.group:
-                narrowed = self.queryset(limit).filter(certname__in=self.certnames)
+                narrowed = self.queryset(limit).extra(
+                    where=["inventory_node.certname = ANY(%s)"], params=[self.certnames]
+                )
                 qs = narrowed
             known = dict(qs.values_list("certname", "id")[: limit + 1])
             unknown = []

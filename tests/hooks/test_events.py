@@ -89,3 +89,22 @@ def test_stream_position_follows_commit_order_not_insert_order():
     by_position = list(Event.objects.order_by("seq").values_list("certname", "id"))
     assert [name for name, _ in by_position] == ["second-in.example", "first-in.example"]
     assert by_position[0][1] > by_position[1][1]  # while the row ids follow insert order
+
+
+@pytest.mark.django_db
+def test_node_expired_by_retention_becomes_an_event():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inventory import retention
+    from inventory.models import Node
+
+    store_report("old.example", status="unchanged", producer_timestamp=timezone.now() - dt.timedelta(days=30))
+    Node.objects.filter(certname="old.example").update(
+        created=timezone.now() - dt.timedelta(days=30), report_timestamp=timezone.now() - dt.timedelta(days=30)
+    )
+    retention.expire_nodes(dt.timedelta(days=7))
+    expired = Event.objects.get(kind="node_deactivated")
+    assert expired.certname == "old.example" and expired.status == "expired"
+    assert expired.data["reason"] == "expired" and expired.data["expired"] is not None

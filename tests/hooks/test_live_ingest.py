@@ -13,8 +13,10 @@ import requests
 from django.utils import timezone
 
 from inventory.models import Node
-from reports.orchestration.models import Event
+from reports.orchestration import webhooks
+from reports.orchestration.models import Event, Webhook, WebhookDelivery
 from tests.hooks.helpers import token
+from tests.hooks.receiver import Receiver
 from tests.hooks.test_live_runs import listener_connected, until
 from tests.support import ingest as ing
 from tests.support.stack import running, service_env, start_service, start_worker
@@ -53,7 +55,15 @@ def reported(certname: str, code_id: str) -> bool:
 
 def test_long_poll_answers_when_the_last_node_reports_through_real_ingest(tmp_path, artifacts_dir):
     env = service_env(tmp_path)
-    with running(start_service("web", env, artifacts_dir), start_worker(env, artifacts_dir)) as (web, _worker):
+    receiver = Receiver([500], then=200)  # the first delivery attempt fails, is retried
+    hook = Webhook.objects.create(
+        name="pipeline", url=receiver.url, secret="s3cret-for-the-test", kinds=["report_stored"], statuses=["failed"]
+    )
+    env["WEBHOOK_RETRY_BASE_SECONDS"] = "0.2"
+    with (
+        running(start_service("web", env, artifacts_dir), start_worker(env, artifacts_dir)) as (web, _worker),
+        receiver,
+    ):
         old = timezone.now() - dt.timedelta(hours=1)
         names = ["app1.example", "app2.example", "app3.example"]
         for name in names:
@@ -111,3 +121,14 @@ def test_long_poll_answers_when_the_last_node_reports_through_real_ingest(tmp_pa
             (None, "unchanged"),
             ("unchanged", "failed"),
         ]
+        # The webhook for failed runs got app3's report from the worker, signed, after one retry.
+        until(
+            lambda: WebhookDelivery.objects.filter(webhook=hook, state="succeeded").exists(),
+            timeout=60,
+            what="the webhook delivery",
+        )
+        delivery = WebhookDelivery.objects.get(webhook=hook)
+        assert delivery.attempts == 2 and len(receiver.requests) == 2
+        body = receiver.requests[-1]["body"]
+        assert webhooks.verify(hook.secret, body, receiver.requests[-1]["headers"]["X-Stagehand-Signature-256"])
+        assert json.loads(body)["event"]["certname"] == "app3.example"

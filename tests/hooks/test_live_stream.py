@@ -164,3 +164,20 @@ def test_event_history_pages(web):
         timeout=10,
     ).json()
     assert [e["certname"] for e in page["events"]] == ["h3.example", "h4.example"] and not page["more"]
+
+
+def test_streams_beyond_the_per_process_cap_are_told_to_come_back(tmp_path, artifacts_dir):
+    """HOOKS_MAX_LONG_REQUESTS=1: while one stream is open, another gets ``retry`` and ends at
+    once (EventSource reconnects later) instead of taking another worker thread."""
+    process = start_service("web", service_env(tmp_path, HOOKS_MAX_LONG_REQUESTS="1"), artifacts_dir)
+    with running(process):
+        raw = token(("read",))
+        first = open_stream(process, raw, {"max_seconds": "30"})
+        assert first.raw.readline() == b"retry: 2000\n"  # the first stream is being served
+        second = requests.get(
+            process.url + "/api/v1/events/stream",
+            headers={"Authorization": f"Bearer {raw}"},
+            timeout=30,
+        )
+        assert second.status_code == 200 and second.text == "retry: 5000\n\n"
+        first.response.close()

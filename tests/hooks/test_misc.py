@@ -72,3 +72,18 @@ def test_hub_wakes_only_for_interesting_certnames():
     hub._wake("2 report_stored mine.example")
     assert hub.wait(seq, 0.05, interest={"mine.example"}) == hub.seq
     assert hub.wait(seq, 0.05) == hub.seq
+
+
+def test_hub_names_what_changed_since_a_point():
+    hub = notify.Hub(recent=4)
+    seq = hub.seq
+    hub._wake("1 report_stored a.example")
+    hub._wake("2 node_status_changed a.example")
+    hub._wake("3 report_stored b.example")
+    assert hub.changed_since(seq) == {"a.example", "b.example"}
+    assert hub.changed_since(hub.seq) == set()
+    hub._wake(None)  # a listener reconnection: what changed is unknown
+    assert hub.changed_since(seq + 3) is None
+    for i in range(5):
+        hub._wake(f"{i} report_stored c.example")
+    assert hub.changed_since(seq) is None  # older than the window

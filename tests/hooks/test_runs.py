@@ -99,6 +99,13 @@ def test_get_form_and_environment_selection(client, reader):
         "/api/v1/runs/wait", {"certname": "a.example,c.example", "reported_after": before.isoformat()}, **reader
     )
     assert response.json()["outcome"] == "failed"
+    problems = client.get(
+        "/api/v1/runs/wait",
+        {"certname": "a.example,c.example", "reported_after": before.isoformat(), "details": "problems"},
+        **reader,
+    ).json()
+    assert [d["certname"] for d in problems["done"]] == ["c.example"]
+    assert problems["summary"]["done"] == 2 and problems["summary"]["changed"] == 1
 
 
 @WEB
@@ -115,6 +122,7 @@ def test_get_form_and_environment_selection(client, reader):
         ({"certnames": ["a"], "code_id": "x", "colour": "red"}, "colour"),
         ({"certnames": "a", "code_id": 5}, "code_id"),
         ({"environment": "nowhere", "code_id": "x"}, "nodes"),
+        ({"certnames": ["a"], "code_id": "x", "details": "some"}, "details"),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(client, reader, body, field):
