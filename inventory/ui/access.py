@@ -15,6 +15,7 @@ import functools
 import time
 
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 
 ROLES = ("viewer", "editor", "admin")
@@ -55,6 +56,15 @@ def secure_headers(response):
     return response
 
 
+def _has_nul(request) -> bool:
+    sources = [request.GET] + ([request.POST] if request.method == "POST" else [])
+    for data in sources:
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    return "\x00" in request.path
+
+
 def forbidden(request, reason: str):
     return TemplateResponse(
         request, "inventory/no_role.html", {"reason": reason, "ui_role": user_role(request.user)}, status=403
@@ -72,6 +82,9 @@ def ui_view(role: str = "viewer"):
                 return redirect_to_login(request.get_full_path())
             if not has_role(request.user, role):
                 return secure_headers(forbidden(request, f"This page needs the {role} role."))
+            if _has_nul(request):
+                # PostgreSQL text cannot hold NUL characters: refuse before any query sees one.
+                return secure_headers(HttpResponseBadRequest("NUL characters are not allowed in parameters."))
             return secure_headers(view(request, *args, **kwargs))
 
         wrapper.ui_role = role

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
 
@@ -116,7 +117,12 @@ def page(queryset, sort: Sort, after: str | None, size: int):
         expected = 1 if sort.field == sort.tiebreak else 2
         if len(values) != expected:
             raise BadCursor("the page cursor does not match the sort order; start again from the first page")
-        queryset = queryset.filter(sort.after(values))
+        if not all(v is None or isinstance(v, str | int | float | dt.datetime) for v in values) or values[-1] is None:
+            raise BadCursor("the page cursor is not valid; start again from the first page")
+        try:
+            queryset = queryset.filter(sort.after(values))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise BadCursor("the page cursor does not match the sort order; start again from the first page") from exc
     rows = list(queryset.order_by(*sort.order_by())[: size + 1])
     next_cursor = sort.cursor_for(rows[size - 1]) if len(rows) > size else None
     return rows[:size], next_cursor

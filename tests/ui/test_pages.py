@@ -115,6 +115,18 @@ def test_node_list_keyset_pages_cover_every_node_once(viewer_client, db, django_
         assert len(seen) == 120 and len(set(seen)) == 120, sort
     bad = viewer_client.get("/nodes/?after=garbage!")
     assert bad.status_code == 400 and b"cursor is not valid" in bad.content
+    # Forged cursors of the wrong shape or type are refused the same way, never a server error.
+    from inventory.ui.paging import encode
+
+    for sort, values in (("-reported", ["not a time", "x"]), ("certname", [1, 2]), ("status", [{"a": 1}, []])):
+        bad = viewer_client.get(f"/nodes/?sort={sort}&after={encode(values)}")
+        assert bad.status_code == 400 and b"cursor" in bad.content, sort
+    for url in (
+        "/reports/?after=" + encode(["x", "y"]),
+        "/inbox/?after=" + encode([1]),
+        "/where/?code_id=c&after=" + encode([1]),
+    ):
+        assert viewer_client.get(url).status_code == 400, url
 
 
 @pytest.mark.django_db
