@@ -32,8 +32,16 @@ def _postgres_server(pg_dir: Path):
     pg_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pg_dir, cleanup_mode=None)
     # get_server() hands back a cached handle even after the server was stopped: (re)start it.
-    with server._lock:
-        server.ensure_postgres_running()
+    # pgserver gives pg_ctl 10 s to start, which a loaded machine can exceed: try a few times.
+    for attempt in range(3):
+        try:
+            with server._lock:
+                server.ensure_postgres_running()
+            return server
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            if attempt == 2:
+                raise
+            time.sleep(2)
     return server
 
 

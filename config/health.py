@@ -56,6 +56,8 @@ def readyz(request):
         result = check()
         result["required"] = name in required
         checks[name] = result
+    if "replica" in settings.DATABASES:  # ops: the read replica, reported (required if listed above)
+        checks["replica"] = {**check_database("replica"), "required": "replica" in required}
     ready = all(result["ok"] for result in checks.values() if result["required"])
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "service": settings.SERVICE, "checks": checks},

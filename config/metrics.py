@@ -108,7 +108,7 @@ class InboxCollector:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT command, state, count(*), "
-                    "EXTRACT(EPOCH FROM now() - min(received_at)) FROM ingest_command "
+                    "EXTRACT(EPOCH FROM clock_timestamp() - min(received_at)) FROM ingest_command "
                     "WHERE state IN ('pending', 'dead') GROUP BY command, state"
                 )
                 rows = cursor.fetchall()

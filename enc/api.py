@@ -8,6 +8,7 @@ Session users: any logged-in user reads, staff users write (``api.authentication
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -302,7 +303,7 @@ class AuditLog(_Scoped):
             before = request.query_params.get("before")
             if before:
                 entries = entries.filter(id__lt=int(before))
-        except (ValueError, Exception) as exc:  # noqa: BLE001 - bad uuid / int from the query string
+        except (ValueError, DjangoValidationError) as exc:  # a bad uuid or id in the query string
             return Response({"error": f"bad filter: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         limit = _limit(request, default=100, maximum=1000)
         page = list(entries.order_by("-id")[: limit + 1])

@@ -282,6 +282,12 @@ def update_group(group_id, data: dict, *, actor: str, token: str = "", partial: 
         group = NodeGroup.objects.filter(id=group_id).first()
         if group is None:
             raise NotFound(f"no group with id {group_id}")
+        if isinstance(data, dict) and "serial" in data and data["serial"] != group.serial:
+            # Optimistic concurrency: the caller edited an older read of the group.
+            raise ChangeRefused(
+                f"group {group.name!r} changed since it was read (serial {group.serial}, "
+                f"the change was based on {data['serial']!r}); read it again"
+            )
         if not partial:
             # A full update: fields not given go back to their defaults.
             data = {

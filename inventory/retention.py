@@ -135,12 +135,13 @@ def expire_nodes(ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_siz
     return _observe(result, started)
 
 
-# Tables holding a node's data, deleted before the node row itself. Reports and events are
-# partitioned and reference the node without a foreign key; the rest cascade in the ORM only.
+# Tables holding a node's data, deleted before the node row itself. Reports, events and catalog
+# inputs reference the node without a database foreign key; the rest cascade in the ORM only.
 _NODE_DATA_SQL = [
     "DELETE FROM reports_resourceevent WHERE node_id = ANY(%s)",
     "DELETE FROM reports_report WHERE node_id = ANY(%s)",
     "DELETE FROM inventory_catalog WHERE node_id = ANY(%s)",
+    "DELETE FROM inventory_cataloginputs WHERE node_id = ANY(%s)",
     "DELETE FROM inventory_factset WHERE node_id = ANY(%s)",
 ]
 

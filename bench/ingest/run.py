@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -125,6 +126,9 @@ def run_stagehand(args, bodies, n_nodes) -> dict:
         DJANGO_SETTINGS_MODULE="config.settings.ingest",
         LOG_LEVEL="WARNING",
         INGEST_BATCH_SIZE=str(args.batch),
+        # Loopback gets the write scope without credentials, like PuppetDB's plain-HTTP port.
+        OPEN_NETWORKS="127.0.0.1/32",
+        OPEN_NETWORK_SCOPES="write",
     )
     subprocess.run([str(BIN / "python"), "manage.py", "migrate", "-v", "0"], cwd=BASE, env=env, check=True)
     db = db_conn(os.environ["DATABASE_URL"])
@@ -140,7 +144,9 @@ def run_stagehand(args, bodies, n_nodes) -> dict:
     import redis
 
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).delete("ingest")
-    port = 18000 + os.getpid() % 1000
+    with socket.socket() as sock:  # a free port (never guess one: other services share the host)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     (BASE / "var").mkdir(exist_ok=True)
     logs = open(BASE / "var" / "stagehand-ingest-bench.log", "wb")  # noqa: SIM115
     web = subprocess.Popen(
@@ -188,6 +194,8 @@ def run_stagehand(args, bodies, n_nodes) -> dict:
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
+            if web.poll() is not None:
+                raise SystemExit("the Stagehand ingest process exited; see var/stagehand-ingest-bench.log")
             try:
                 if requests.get(url + "/healthz", timeout=2).status_code == 200:
                     break

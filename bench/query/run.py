@@ -11,6 +11,7 @@ Prints p50/p99 per query and writes ``bench/query/results-<nodes>.json``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -227,8 +228,6 @@ def main() -> None:
     parser.add_argument("--puppetdb", default=None)
     args = parser.parse_args()
 
-    import datetime as dt
-
     import django
 
     django.setup()
@@ -245,7 +244,7 @@ def main() -> None:
         cursor.execute("SELECT certname, latest_report_hash FROM inventory_node ORDER BY certname OFFSET 123 LIMIT 1")
         node, report_hash = cursor.fetchone()
         cursor.execute("SELECT min(valid_from) + interval '1 hour' FROM inventory_catalog WHERE valid_to IS NOT NULL")
-        at = cursor.fetchone()[0]
+        at = cursor.fetchone()[0] or dt.datetime.now(dt.UTC)
     user, _ = get_user_model().objects.get_or_create(username="bench-reader")
     _token, raw = ApiToken.issue(user=user, name="bench", scopes=["read"])
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -80,10 +80,19 @@ def fact_detail(request):
         path = parse_path(request.GET.get("path", ""))
     except FactPathError as exc:
         return render_page(request, "inventory/fact.html", {"errors": [str(exc)]}, "facts", status=400)
+    # Array indexes typed in a dotted path ("disks.0") are integers in the stored paths.
+    typed = [int(p) if isinstance(p, str) and p.isdigit() else p for p in path]
+    types = list(FactPath.objects.filter(path_key=path_key(typed)).values_list("value_type", flat=True))
+    if types:
+        path = typed
+    else:
+        types = list(FactPath.objects.filter(path_key=path_key(path)).values_list("value_type", flat=True))
+    if not types:
+        # Only paths seen in the fleet are counted (no background work for made-up paths).
+        message = f"No node has reported the fact path {path_label(path)!r}."
+        return render_page(request, "inventory/fact.html", {"errors": [message]}, "facts", status=404)
     key = path_key(path)
     dist = FactDistribution.objects.filter(path_key=key).first()
-    known = FactPath.objects.filter(path_key=key).values_list("value_type", flat=True)
-    types = list(known)
     stale = dist is None or dist.computed is None or timezone.now() - dist.computed > MAX_AGE
     if stale or request.GET.get("refresh") == "1":
         problem = _request_computation(path, dist)

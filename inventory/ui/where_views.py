@@ -57,11 +57,18 @@ def where_applied(request):
     errors = []
     rows, next_cursor, total = [], None, None
     asked = any(f.get(k) for k in ("class", "type", "title", "code_id", "catalog_uuid"))
-    at = None
+    at = during = None
     try:
         at = parse_when(f.get("at"))
+        since, until = parse_when(f.get("since")), parse_when(f.get("until"))
     except ValueError as exc:
         errors.append(str(exc))
+    else:
+        if since or until:
+            if not (since and until):
+                errors.append("a time range needs both 'from' and 'until'")
+            else:
+                during = (since, until)
     env = Environment.objects.filter(name=f.get("env")).first() if f.get("env") else None
     after = None
     if f.get("after"):
@@ -73,7 +80,7 @@ def where_applied(request):
     if asked and not errors:
         # Counted first (indexed); when nothing matches, the row query (which walks nodes in
         # certname order expecting matches) is skipped.
-        total = _count(f, at, env)
+        total = _count(f, at, env) if during is None else None
     if asked and not errors and total != 0:
         try:
             found = find(
@@ -84,6 +91,7 @@ def where_applied(request):
                 catalog_uuid=f.get("catalog_uuid") or None,
                 environment=f.get("env") or None,
                 at=at,
+                during=during,
                 limit=PAGE_SIZE + 1,
                 after=after,
             )
@@ -106,6 +114,7 @@ def where_applied(request):
         "f": f,
         "asked": asked,
         "at": at,
+        "during": during,
         "rows": rows,
         "total": total,
         "errors": errors,

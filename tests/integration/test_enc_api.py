@@ -44,6 +44,9 @@ def test_root_exists_and_crud_bumps_version_and_audits(admin):
     assert g["parent"] == ROOT and g["serial"] == 1 and version() == v0 + 1
     patched = admin.patch(f"{URL}{g['id']}/", {"classes": {"ntp": {"servers": ["b"]}}}, format="json")
     assert patched.status_code == 200 and patched.json()["serial"] == 2 and version() == v0 + 2
+    # An edit based on an older read (its serial) is refused.
+    stale = admin.patch(f"{URL}{g['id']}/", {"description": "x", "serial": 1}, format="json")
+    assert stale.status_code == 409 and "changed since it was read" in stale.json()["error"]
     # A no-op update creates no version and no audit entry.
     assert admin.patch(f"{URL}{g['id']}/", {"variables": {"dc": "ams"}}, format="json").status_code == 200
     assert version() == v0 + 2
@@ -71,6 +74,8 @@ def test_root_exists_and_crud_bumps_version_and_audits(admin):
     assert len(page["results"]) == 2 and page["next_before"] == page["results"][-1]["id"]
     rest = admin.get(f"{URL}audit/?limit=2&before={page['next_before']}").json()["results"]
     assert [e["action"] for e in rest] == ["update", "create"]
+    assert admin.get(f"{URL}audit/?group=not-a-uuid").status_code == 400
+    assert admin.get(f"{URL}audit/?before=x").status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,10 @@ def test_purge_nodes_deletes_node_with_all_its_data_in_batches():
         f.facts(n, {"os": {"family": "Debian"}})
         f.catalog(n, f.resource_set([shared]), valid_from=now - 30 * DAY)
         f.report(n, now - 2 * DAY, events=2)
+    from inventory.models import CatalogInputs
+
+    for n in [*old, active]:
+        CatalogInputs.objects.create(node=n, producer_timestamp=now, received=now, inputs=[["hiera", "ntp::servers"]])
     result = retention.purge_nodes(14 * DAY, batch_size=2, limit=3)
     assert result.count == 3  # batch_limit honoured
     assert retention.purge_nodes(14 * DAY, batch_size=2).count == 1
@@ -86,6 +90,7 @@ def test_purge_nodes_deletes_node_with_all_its_data_in_batches():
     assert set(Report.objects.values_list("node_id", flat=True)) == set(ids)
     assert set(ResourceEvent.objects.values_list("node_id", flat=True)) == set(ids)
     assert ResourceEvent.objects.count() == 4
+    assert list(CatalogInputs.objects.values_list("node_id", flat=True)) == [active.id]
 
 
 @pytest.mark.django_db

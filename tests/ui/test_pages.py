@@ -29,7 +29,7 @@ BUDGET = {
     "report": 7,
     "facts": 5,
     "fact": 7,
-    "where": 8,
+    "where": 9,  # includes the two statements of inventory.where_applied (resource sets, then rows)
     "inbox": 6,
     "command": 4,
 }
@@ -139,6 +139,16 @@ def test_node_list_query_language(viewer_client, fleet, django_assert_max_num_qu
     assert [n.certname for n in page.context["rows"]] == ["db02.example.com"]
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/?q=status = failed")
     assert [n.certname for n in page.context["rows"]] == ["web01.example.com"]
+    # PQL and the JSON AST work too.
+    page = _get(
+        viewer_client,
+        django_assert_max_num_queries,
+        "nodes",
+        '/nodes/?q=nodes[certname] { latest_report_status = "failed" }',
+    )
+    assert [n.certname for n in page.context["rows"]] == ["web01.example.com"]
+    page = _get(viewer_client, django_assert_max_num_queries, "nodes", '/nodes/?q=["~", "certname", "^db"]')
+    assert [n.certname for n in page.context["rows"]] == ["db01.example.com", "db02.example.com"]
     # The query and the status/environment filters combine.
     url = '/nodes/?q=facts.os.family = "Debian"&env=staging'
     page = _get(viewer_client, django_assert_max_num_queries, "nodes", url)
@@ -292,6 +302,9 @@ def test_fact_list_and_distribution(viewer_client, fleet, django_assert_max_num_
     assert viewer_client.get("/facts/value/?path=os.family").status_code == 200
     bad = viewer_client.get("/facts/value/?path=[1,")
     assert bad.status_code == 400 and b"not a JSON array" in bad.content
+    unknown = viewer_client.get("/facts/value/?path=no.such.fact")
+    assert unknown.status_code == 404 and b"No node has reported" in unknown.content
+    assert not FactDistribution.objects.filter(path_key='["no", "such", "fact"]').exists()
 
 
 @pytest.mark.django_db
@@ -315,6 +328,19 @@ def test_where_applied(viewer_client, fleet, django_assert_max_num_queries):
     uuid = fleet["catalogs"]["db01.example.com"][1].catalog_uuid
     page = _get(viewer_client, django_assert_max_num_queries, "where", f"/where/?catalog_uuid={uuid}")
     assert [r["certname"] for r in page.context["rows"]] == ["db01.example.com"]
+    # "During" a range: every version current at some moment of it (both versions of each node).
+    since = (timezone.now() - dt.timedelta(hours=50)).strftime("%Y-%m-%dT%H:%M")
+    until = timezone.now().strftime("%Y-%m-%dT%H:%M")
+    page = _get(
+        viewer_client, django_assert_max_num_queries, "where", f"/where/?code_id=c0ffee1&since={since}&until={until}"
+    )
+    assert len(page.context["rows"]) == 5 and page.context["total"] is None
+    page = _get(
+        viewer_client, django_assert_max_num_queries, "where", f"/where/?class=nginx&since={since}&until={until}"
+    )
+    assert len(page.context["rows"]) == 5
+    assert viewer_client.get(f"/where/?class=nginx&since={since}").status_code == 400
+    assert viewer_client.get(f"/where/?class=nginx&since={since}&until={until}&at={until}").status_code == 400
     bad = viewer_client.get("/where/?title=x")
     assert bad.status_code == 400 and b"needs" in bad.content
     # A resource type alone is enough (every node with any Cron resource, 36 hours ago).
