@@ -317,7 +317,8 @@ CONTENT_SECURITY_POLICY = env_str(
 # --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
 from config.env import env_float  # noqa: E402
 
-RUNS_WAIT_MAX_TIMEOUT = env_int("RUNS_WAIT_MAX_TIMEOUT", 120, minimum=0, maximum=3600)
+# Keep it well below the proxy's server timeout (deploy/haproxy: 120 s): the answer must come first.
+RUNS_WAIT_MAX_TIMEOUT = env_int("RUNS_WAIT_MAX_TIMEOUT", 55, minimum=0, maximum=3600)
 RUNS_WAIT_MAX_NODES = env_int("RUNS_WAIT_MAX_NODES", 50000, minimum=1)
 # Long-polls and event streams each hold a gunicorn thread; at most this many per process at once
 # (keep it below --threads so other requests are always served). Extra ones answer at once.

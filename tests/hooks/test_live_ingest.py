@@ -54,7 +54,7 @@ def reported(certname: str, code_id: str) -> bool:
 
 
 def test_long_poll_answers_when_the_last_node_reports_through_real_ingest(tmp_path, artifacts_dir):
-    env = service_env(tmp_path)
+    env = service_env(tmp_path, RUNS_WAIT_MAX_TIMEOUT="120")
     receiver = Receiver([500], then=200)  # the first delivery attempt fails, is retried
     hook = Webhook.objects.create(
         name="pipeline", url=receiver.url, secret="s3cret-for-the-test", kinds=["report_stored"], statuses=["failed"]

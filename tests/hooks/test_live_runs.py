@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def web(tmp_path, artifacts_dir):
-    process = start_service("web", service_env(tmp_path, HOOKS_MAX_LONG_REQUESTS="2"), artifacts_dir)
+    env = service_env(tmp_path, HOOKS_MAX_LONG_REQUESTS="2", RUNS_WAIT_MAX_TIMEOUT="120")
+    process = start_service("web", env, artifacts_dir)
     with running(process):
         yield process
 

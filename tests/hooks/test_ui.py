@@ -72,3 +72,32 @@ def test_webhook_pages_need_the_admin_role(client):
     assert client.post(f"/rollout/webhooks/{hook.pk}/delete").status_code == 403
     assert Webhook.objects.filter(pk=hook.pk).exists()
     assert client.get("/rollout/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_hook_pages_pass_the_ui_markup_checks(client):
+    """The UI's own markup rules (tests/ui/test_markup.py): one h1, labelled controls, table
+    headers, titled charts, no inline script or style."""
+    from tests.hooks.factory import store_catalog, store_report
+    from tests.ui.test_markup import _check
+
+    store_catalog("m1.example", code_id="c1")
+    store_report("m1.example", status="failed", code_id="c1")
+    signed_in(client, "admin")
+    hook = Webhook.objects.create(name="h", url="http://127.0.0.1:9/", secret="s" * 20)
+    delivery = webhooks.ping(hook)
+    urls = [
+        "/rollout/",
+        "/rollout/?env=production",
+        "/rollout/webhooks/",
+        f"/rollout/webhooks/{hook.pk}/",
+        f"/rollout/webhooks/{hook.pk}/deliveries/{delivery.uuid}/",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = _check(response.content.decode(), url)
+        if url == "/rollout/webhooks/":
+            assert len(page.controls) >= 8  # the registration form was checked
+        if url == "/rollout/":
+            assert len(page.svgs) == 1
