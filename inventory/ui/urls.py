@@ -3,6 +3,7 @@ pages in its own app (``<app>/ui/``); this file puts them together."""
 
 from django.urls import include, path
 
+from api import ui as api_ui
 from inventory.ui import fact_views, node_views, views, where_views
 from inventory.ui.common import classification_available
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("reports/", include("reports.ui.urls")),
     path("inbox/", include("ingest.ui.urls")),
     path("rollout/", include("reports.orchestration.ui")),  # hooks (issue 8): code rollout progress
+    path("tokens/", api_ui.token_list, name="tokens"),  # API tokens (issue 7)
+    path("tokens/<int:token_id>/revoke/", api_ui.token_revoke, name="token_revoke"),
 ]
 
 if classification_available():

@@ -21,6 +21,7 @@ def _ui_urls():
         "reports",
         "inbox",
         "inbox_replay",
+        "tokens",
     ]:
         urls.append(reverse(f"ui:{name}"))
     for name in ["node", "node_facts", "node_resources", "node_catalogs", "node_events"]:
