@@ -17,8 +17,8 @@ import requests
 from ingest.models import Command
 from inventory.models import Catalog, Factset, Node, Resource
 from reports.models import Report, ResourceEvent
+from tests.support.pki import make_pki
 from tests.support.stack import BASE_DIR, BIN_DIR, free_port, running, service_env, spawn, start_worker
-from tests.support.tls import make_pki
 
 PUPPET = shutil.which("puppet") or "/usr/bin/puppet"
 CERTNAME = "e2e-node.example.com"

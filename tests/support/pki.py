@@ -136,3 +136,19 @@ def make_ca(directory: Path, name: str = "Puppet CA: test") -> TestCA:
         cwd=directory,
     )
     return TestCA(directory)
+
+
+def make_pki(directory: Path, client_certname: str) -> dict[str, Path]:
+    """A CA with a server certificate (valid for localhost and 127.0.0.1) and a client
+    certificate for ``client_certname``, as paths: what a TLS test with a Puppet agent needs."""
+    ca = make_ca(directory)
+    server_cert, server_key, _ = ca.issue("localhost")
+    client_cert, client_key, _ = ca.issue(client_certname)
+    return {
+        "ca": ca.ca_cert,
+        "crl": ca.crl,
+        "server_cert": server_cert,
+        "server_key": server_key,
+        "client_cert": client_cert,
+        "client_key": client_key,
+    }
