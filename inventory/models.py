@@ -95,6 +95,9 @@ class Node(models.Model):
     report_timestamp = models.DateTimeField(null=True, blank=True)
     report_environment = models.ForeignKey(Environment, models.PROTECT, null=True, blank=True, related_name="+")
     latest_report_id = models.BigIntegerField(null=True, blank=True)
+    # report_timestamp is the latest report's producer_timestamp (its partition key);
+    # PuppetDB's nodes.report_timestamp is that report's end_time, kept here.
+    latest_report_end_time = models.DateTimeField(null=True, blank=True)
     latest_report_hash = models.TextField(null=True, blank=True)
     latest_report_status = models.TextField(choices=ReportStatus.choices, null=True, blank=True)
     latest_report_noop = models.BooleanField(null=True, blank=True)

@@ -192,13 +192,15 @@ def store_report(cursor, cmd: dict, now: dt.datetime, source: str = "puppetdb") 
     )
     if is_latest:
         cursor.execute(
-            "UPDATE inventory_node SET report_timestamp = %s, report_environment_id = %s, latest_report_id = %s, "
+            "UPDATE inventory_node SET report_timestamp = %s, latest_report_end_time = %s, "
+            "report_environment_id = %s, latest_report_id = %s, "
             "latest_report_hash = %s, latest_report_status = %s, latest_report_noop = %s, "
             "latest_report_noop_pending = %s, latest_report_corrective_change = %s, latest_report_job_id = %s, "
             "latest_report_code_id = %s, latest_report_configuration_version = %s, "
             f"latest_report_transaction_uuid = %s, cached_catalog_status = %s, {REACTIVATE_SQL} WHERE id = %s",
             [
                 pt,
+                cmd["end_time"],
                 env_id,
                 report_id,
                 digest,

@@ -97,7 +97,8 @@ NODES = Entity(
         "expired": Field("n.expired", "timestamp"),
         "catalog_timestamp": Field("n.catalog_timestamp", "timestamp"),
         "facts_timestamp": Field("n.facts_timestamp", "timestamp"),
-        "report_timestamp": Field("n.report_timestamp", "timestamp"),
+        # PuppetDB: the latest report's end_time (n.report_timestamp is its producer_timestamp).
+        "report_timestamp": Field("n.latest_report_end_time", "timestamp"),
         "catalog_environment": env_field("n.catalog_environment_id"),
         "facts_environment": env_field("n.facts_environment_id"),
         "report_environment": env_field("n.report_environment_id"),

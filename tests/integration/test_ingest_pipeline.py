@@ -180,6 +180,7 @@ def test_report_v8_with_events(client):
     node = Node.objects.get(certname=doc["certname"])
     assert node.latest_report_id == rep.id and node.latest_report_status == "changed"
     assert node.latest_report_hash == rep.hash and node.report_timestamp == rep.producer_timestamp
+    assert node.latest_report_end_time == rep.end_time  # PuppetDB's nodes.report_timestamp
     # The same report again is skipped.
     ing.post(client, "store_report", 8, doc)
     assert drain()["duplicate"] == 1
