@@ -13,9 +13,9 @@ from enc import service
 from enc.models import NodeGroup
 from inventory.models import Node
 from tests.integration.enc_fixtures import ROOT, token
+from tests.support.puppet import PUPPET, run_puppet
 from tests.support.stack import BASE_DIR, running, service_env, start_service
 
-PUPPET = shutil.which("puppet") or "/usr/bin/puppet"
 CLIENT = BASE_DIR / "enc" / "client" / "stagehand-enc"
 CERTNAME = "e2e-node.example"
 
@@ -30,21 +30,9 @@ class stagehand_demo (String $message, String $path) {
 
 
 def puppet(args: list[str], dirs: dict, env=None) -> subprocess.CompletedProcess:
-    argv = [
-        PUPPET,
-        *args,
-        "--confdir",
-        str(dirs["conf"]),
-        "--vardir",
-        str(dirs["var"]),
-        "--codedir",
-        str(dirs["code"]),
-        "--logdir",
-        str(dirs["log"]),
-        "--rundir",
-        str(dirs["run"]),
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env)
+    return run_puppet(
+        args, conf=dirs["conf"], var=dirs["var"], code=dirs["code"], log=dirs["log"], run=dirs["run"], env=env
+    )
 
 
 @pytest.mark.puppet

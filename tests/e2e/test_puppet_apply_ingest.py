@@ -12,15 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from ingest.models import Command
 from inventory.models import Catalog, Factset, Node, Resource
 from reports.models import Report, ResourceEvent
 from tests.support.pki import make_pki
-from tests.support.stack import BASE_DIR, BIN_DIR, free_port, running, service_env, spawn, start_worker
+from tests.support.puppet import PUPPET, run_puppet
+from tests.support.stack import running, service_env, start_service, start_worker
 
-PUPPET = shutil.which("puppet") or "/usr/bin/puppet"
 CERTNAME = "e2e-node.example.com"
 
 pytestmark = [
@@ -29,44 +28,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not Path(PUPPET).exists(), reason="puppet-agent is not installed"),
 ]
-
-
-def _start_tls_web(env, log_dir: Path, pki: dict):
-    port = free_port()
-    argv = [
-        str(BIN_DIR / "gunicorn"),
-        "config.wsgi",
-        "-c",
-        str(BASE_DIR / "config" / "gunicorn.py"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "4",
-        "--certfile",
-        str(pki["server_cert"]),
-        "--keyfile",
-        str(pki["server_key"]),
-        "--ca-certs",
-        str(pki["ca"]),
-        "--cert-reqs",
-        "2",
-    ]
-    proc = spawn("web-tls", argv, dict(env, DJANGO_SETTINGS_MODULE="config.settings.web"), log_dir)
-    proc.url = f"https://127.0.0.1:{port}"
-    cert = (str(pki["client_cert"]), str(pki["client_key"]))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(proc.log()[-3000:])
-        try:
-            if requests.get(proc.url + "/healthz", verify=str(pki["ca"]), cert=cert, timeout=3).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.stop()
-    raise TimeoutError("TLS web process did not answer:\n" + proc.log()[-3000:])
 
 
 def _puppet_dirs(tmp: Path, pki: dict, url: str) -> dict:
@@ -102,25 +63,13 @@ def _puppet_apply(tmp: Path, dirs: dict, reports: str, extra_conf: str = "") -> 
         "report = true\n"
         f"reports = {reports}\n" + extra_conf
     )
-    return subprocess.run(
-        [
-            PUPPET,
-            "apply",
-            "--confdir",
-            str(dirs["conf"]),
-            "--vardir",
-            str(dirs["var"]),
-            "--codedir",
-            str(dirs["code"]),
-            "--logdir",
-            str(dirs["var"] / "log"),
-            "--rundir",
-            str(dirs["var"] / "run"),
-            "--detailed-exitcodes",
-            str(tmp / "site.pp"),
-        ],
-        capture_output=True,
-        text=True,
+    return run_puppet(
+        ["apply", "--detailed-exitcodes", str(tmp / "site.pp")],
+        conf=dirs["conf"],
+        var=dirs["var"],
+        code=dirs["code"],
+        log=dirs["var"] / "log",
+        run=dirs["var"] / "run",
         timeout=300,
     )
 
@@ -148,7 +97,9 @@ def _save_payloads(directory: Path) -> None:
 def test_puppet_apply_writes_to_stagehand(tmp_path, artifacts_dir):
     pki = make_pki(tmp_path / "pki", CERTNAME)
     env = service_env(tmp_path)
-    with running(_start_tls_web(env, artifacts_dir, pki), start_worker(env, artifacts_dir)) as (web, _worker):
+    with running(
+        start_service("web", env, artifacts_dir, tls=pki, name="web-tls"), start_worker(env, artifacts_dir)
+    ) as (web, _worker):
         dirs = _puppet_dirs(tmp_path, pki, web.url)
         first = _puppet_apply(tmp_path, dirs, "puppetdb")
         (artifacts_dir / "puppet-apply-1.log").write_text(first.stdout + first.stderr)

@@ -102,10 +102,11 @@ def spawn(name: str, argv: list[str], env: dict, log_dir: Path) -> Process:
 
 
 def wait_http(
-    url: str, process: Process | None = None, timeout: float = 60, status: int | None = 200, alive=None
+    url: str, process: Process | None = None, timeout: float = 60, status: int | None = 200, alive=None, **get_kwargs
 ) -> requests.Response:
     """Poll ``url`` until it answers ``status``; fail early when the process (or ``alive()``,
-    a ``Popen.poll``-like callable) has exited."""
+    a ``Popen.poll``-like callable) has exited. ``get_kwargs`` go to ``requests.get`` (e.g. TLS
+    ``verify``/``cert``)."""
     deadline = time.monotonic() + timeout
     last: Exception | str = "no attempt"
     while time.monotonic() < deadline:
@@ -114,7 +115,7 @@ def wait_http(
         if process is not None and process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{process.log()[-4000:]}")
         try:
-            response = requests.get(url, timeout=5)
+            response = requests.get(url, timeout=5, **get_kwargs)
             if status is None or response.status_code == status:
                 return response
             last = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -125,8 +126,20 @@ def wait_http(
     raise TimeoutError(f"{url} not ready after {timeout}s ({last})\n{log}")
 
 
-def start_service(service: str, env: dict, log_dir: Path, port: int | None = None, workers: int = 1) -> Process:
-    """Start one gunicorn service (web, ingest or enc) and wait for its /healthz."""
+def start_service(
+    service: str,
+    env: dict,
+    log_dir: Path,
+    port: int | None = None,
+    workers: int = 1,
+    *,
+    tls: dict | None = None,
+    name: str | None = None,
+) -> Process:
+    """Start one gunicorn service (web, ingest or enc) and wait for its /healthz.
+
+    With ``tls`` (``tests.support.pki.make_pki``'s paths) it serves HTTPS and requires client
+    certificates signed by that CA, as a Puppet-facing PuppetDB does."""
     port = port or free_port()
     argv = [
         str(BIN_DIR / "gunicorn"),
@@ -140,10 +153,15 @@ def start_service(service: str, env: dict, log_dir: Path, port: int | None = Non
         "--threads",
         "4",
     ]
+    check: dict = {}
+    if tls is not None:
+        argv += ["--certfile", str(tls["server_cert"]), "--keyfile", str(tls["server_key"])]
+        argv += ["--ca-certs", str(tls["ca"]), "--cert-reqs", "2"]  # 2: CERT_REQUIRED
+        check = {"verify": str(tls["ca"]), "cert": (str(tls["client_cert"]), str(tls["client_key"]))}
     child_env = dict(env, DJANGO_SETTINGS_MODULE=f"config.settings.{service}")
-    process = spawn(service, argv, child_env, log_dir)
-    process.url = f"http://127.0.0.1:{port}"
-    wait_http(process.url + "/healthz", process)
+    process = spawn(name or service, argv, child_env, log_dir)
+    process.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    wait_http(process.url + "/healthz", process, **check)
     return process
 
 
