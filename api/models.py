@@ -12,8 +12,10 @@ import secrets
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import InterfaceError, OperationalError, connection, models
+from django.db import models
 from django.utils import timezone
+
+from config.db import retry_if_disconnected
 
 
 class Scope(models.TextChoices):
@@ -75,15 +77,9 @@ class ApiToken(models.Model):
     @classmethod
     def authenticate(cls, raw: str) -> ApiToken | None:
         lookup = cls.objects.usable().select_related("user").filter(key_hash=hash_token(raw))
-        try:
-            token = lookup.first()
-        except (OperationalError, InterfaceError):
-            # A connection the server dropped fails once here (the lean ENC path runs without
-            # per-request health checks) and is replaced; inside a transaction it cannot be.
-            if connection.in_atomic_block:
-                raise
-            connection.close()
-            token = lookup.all().first()
+        # A connection the server dropped fails once here (the lean ENC path runs without
+        # per-request health checks) and is replaced.
+        token = retry_if_disconnected(lambda: lookup.all().first())
         if token is None or not token.user.is_active:
             return None
         now = timezone.now()

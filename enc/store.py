@@ -16,10 +16,11 @@ from datetime import datetime
 
 import orjson
 import psycopg
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from config.db import retry_if_disconnected
 from enc.models import STATE_ID
 from enc.resolver import Snapshot, compile_snapshot
 
@@ -207,24 +208,21 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> 
     """ONE statement for the ENC request path: the classification version, the node's facts
     (``keys`` only) and, when ``token_hash`` is given, the usable API token with that hash.
     Server-side bound and prepared (psycopg ``prepare=True``): no parse or plan per request."""
-    for attempt in (1, 2):
-        try:
-            connection.ensure_connection()
-            conn = connection.connection
-            with connection.wrap_database_errors:
-                cursor = psycopg.Cursor(conn)
-                try:
-                    cursor.execute(_lookup_sql(keys, conn), [certname, token_hash, STATE_ID], prepare=True)
-                    version, changed, facts, producer_ts, token_id, scopes, last_used = cursor.fetchone()
-                finally:
-                    cursor.close()
-            break
-        except (OperationalError, InterfaceError):
-            # No per-request health check on this path (it would cost a round trip): a
-            # connection the server dropped fails here once and is replaced.
-            if attempt == 2 or connection.in_atomic_block:
-                raise
-            connection.close()
+
+    def run():
+        connection.ensure_connection()
+        conn = connection.connection
+        with connection.wrap_database_errors:
+            cursor = psycopg.Cursor(conn)
+            try:
+                cursor.execute(_lookup_sql(keys, conn), [certname, token_hash, STATE_ID], prepare=True)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+
+    # No per-request health check on this path (it would cost a round trip): a connection the
+    # server dropped fails here once and is replaced.
+    version, changed, facts, producer_ts, token_id, scopes, last_used = retry_if_disconnected(run)
     return Lookup(
         key=(version, changed),
         facts=orjson.loads(facts) if facts is not None else None,
