@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from ingest.inbox import replay
 from ingest.models import Command, CommandState
 from inventory.ui import paging
 from inventory.ui.access import has_role, ui_view
@@ -17,22 +18,6 @@ SORT = paging.Sort("received_at", "id", descending=True, nullable=False)
 PAGE_SIZE = 50
 STATES = [CommandState.PENDING, CommandState.DEAD, CommandState.DONE, CommandState.SUPERSEDED]
 PREVIEW_BYTES = 64 * 1024
-
-
-def replay(ids: list[int]) -> tuple[int, str]:
-    """Re-queue dead commands. Uses the ingest pipeline's ``replay`` when it is installed;
-    otherwise sets them back to pending with no attempts made, which the beat job that re-queues
-    pending commands picks up. Returns (commands replayed, how)."""
-    try:
-        from ingest.inbox import replay as ingest_replay
-    except ImportError:
-        count = Command.objects.filter(id__in=ids, state=CommandState.DEAD).update(
-            state=CommandState.PENDING, attempts=0, next_attempt_at=None
-        )
-        return count, "set back to pending; the re-queue job hands them to a worker"
-    result = ingest_replay(ids)
-    count = result if isinstance(result, int) else len(ids)
-    return count, "queued for processing"
 
 
 @ui_view()
@@ -113,8 +98,10 @@ def inbox_replay(request):
     else:
         dead = list(Command.objects.filter(id__in=ids, state=CommandState.DEAD).values_list("id", flat=True))
         skipped = len(set(ids)) - len(dead)
-        count, how = replay(dead) if dead else (0, "")
-        text = f"Replayed {count} command{'s' if count != 1 else ''}" + (f" ({how})" if how else "") + "."
+        count = replay(dead) if dead else 0
+        text = (
+            f"Replayed {count} command{'s' if count != 1 else ''}" + (" (queued for processing)" if dead else "") + "."
+        )
         if skipped:
             text += f" {skipped} selected command{'s were' if skipped != 1 else ' was'} not dead and left alone."
         messages.success(request, text)
