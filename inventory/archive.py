@@ -190,10 +190,8 @@ def import_archive(fileobj, *, request_id: str = "", batch_size: int = 500) -> I
 def _enqueue(ids: list[int], chunk: int = 100) -> None:
     """Hand the imported commands to the ingest workers (``ingest.inbox.enqueue``); a message
     that cannot be published is recovered by the inbox's re-queue job."""
-    try:
-        from ingest.inbox import enqueue
-    except ImportError:  # the ingest pipeline is not installed: beat's re-queue picks them up
-        return
+    from ingest.inbox import enqueue
+
     for start in range(0, len(ids), chunk):
         enqueue(ids[start : start + chunk])
 

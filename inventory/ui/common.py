@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import time
 
 from django.shortcuts import render
@@ -13,16 +12,11 @@ from django.utils.dateparse import parse_date, parse_datetime
 from inventory.ui.access import user_role
 
 
-def classification_available() -> bool:
-    return importlib.util.find_spec("enc.ui") is not None and importlib.util.find_spec("enc.ui.views") is not None
-
-
 def render_page(request, template: str, context: dict, section: str = "", status: int = 200):
     started = getattr(request, "_ui_started", None)
     context = {
         "section": section,
         "ui_role": user_role(request.user),
-        "ui_classification": classification_available(),
         "quick_q": request.GET.get("q", "") if section == "nodes" else "",
         **context,
     }

@@ -51,11 +51,9 @@ def _page(request, node, template, tab, context):
 
 
 def _classification(node):
-    """The node's groups and why, from the ENC resolver when it is installed."""
-    try:
-        from enc.ui.node_panel import classification_for
-    except ImportError:
-        return None
+    """The node's groups and why, from the ENC resolver."""
+    from enc.ui.node_panel import classification_for
+
     return classification_for(node)
 
 

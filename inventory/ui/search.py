@@ -30,12 +30,8 @@ def apply_search(qs: QuerySet, q: str, *, active_only: bool = True) -> tuple[Que
         return qs, False
     if is_plain(q):
         return qs.filter(certname__icontains=q), False
-    try:
-        from inventory.query import QueryError, node_queryset
-    except ImportError as exc:
-        raise SearchError(
-            "The query language is not installed yet: type part of a certname to search by name."
-        ) from exc
+    from inventory.query import QueryError, node_queryset
+
     try:
         ids = list(node_queryset(q, active_only=active_only).order_by().values_list("pk", flat=True)[: MATCH_CAP + 1])
     except QueryError as exc:

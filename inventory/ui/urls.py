@@ -5,7 +5,6 @@ from django.urls import include, path
 
 from api import ui as api_ui
 from inventory.ui import fact_views, node_views, views, where_views
-from inventory.ui.common import classification_available
 
 app_name = "ui"
 
@@ -23,9 +22,7 @@ urlpatterns = [
     path("reports/", include("reports.ui.urls")),
     path("inbox/", include("ingest.ui.urls")),
     path("rollout/", include("reports.orchestration.ui")),  # hooks (issue 8): code rollout progress
+    path("classification/", include("enc.ui.urls")),
     path("tokens/", api_ui.token_list, name="tokens"),  # API tokens (issue 7)
     path("tokens/<int:token_id>/revoke/", api_ui.token_revoke, name="token_revoke"),
 ]
-
-if classification_available():
-    urlpatterns.append(path("classification/", include("enc.ui.urls")))

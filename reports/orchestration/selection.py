@@ -37,10 +37,8 @@ def parse_query(value):
 
 def query_queryset(query, *, active_only: bool = True):
     """Nodes matching a PQL/AST query (raises SelectionError naming the problem)."""
-    try:
-        from inventory.query import QueryError, node_queryset
-    except ImportError:
-        raise SelectionError("query", "node queries are not available in this installation") from None
+    from inventory.query import QueryError, node_queryset
+
     try:
         return node_queryset(query, active_only=active_only)
     except QueryError as exc:
@@ -60,11 +58,9 @@ def group_queryset(group: str, limit: int):
     """Active nodes the ENC classifies into ``group`` (a group name or id) right now."""
     import uuid
 
-    try:
-        from enc import service
-        from enc.models import NodeGroup
-    except ImportError:
-        raise SelectionError("group", "classification groups are not available in this installation") from None
+    from enc import service
+    from enc.models import NodeGroup
+
     found = NodeGroup.objects.filter(name=group).first()
     if found is None:
         try:
