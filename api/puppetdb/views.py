@@ -396,7 +396,7 @@ def package_inventory_for(request, certname):
 def _counts_params(request, *, paged: bool):
     allowed = COMMON_PARAMS | COUNT_PARAMS | EVENT_PARAMS
     if not paged:
-        allowed -= {"limit", "offset", "order_by", "include_total"}
+        allowed -= {"limit", "offset", "order_by", "include_total", "pretty"}  # as PuppetDB
     params = read_params(request, allowed)
     summarize_by = params.get("summarize_by")
     if not summarize_by or not isinstance(summarize_by, str):

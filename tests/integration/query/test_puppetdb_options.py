@@ -261,6 +261,9 @@ def test_pretty_prints_the_same_json(client, fleet_db):
     assert single.content.startswith(b'{\n  "') and single.json()["certname"] == "web-01.example.com"
     counts = get(client, "event-counts", summarize_by="certname", pretty="true")
     assert b"\n" in counts.content
+    # PuppetDB's aggregate-event-counts takes no pretty (nor paging) parameter.
+    r = get(client, "aggregate-event-counts", summarize_by="certname", pretty="true")
+    assert r.status_code == 400 and "Unsupported query parameter 'pretty'" in r.content.decode()
     assert get(client, "nodes", pretty="very").status_code == 400
 
 
