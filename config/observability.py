@@ -85,6 +85,8 @@ class RequestLogMiddleware:
                     "status": status,
                     "duration_ms": duration_ms,
                     "outcome": "ok" if status < 400 else ("client_error" if status < 500 else "server_error"),
+                    # Fields a view attached to the request (e.g. PuppetDB's query ``origin``).
+                    **(getattr(request, "log_extra", None) or {}),
                 },
             )
             request_id_var.reset(token)

@@ -28,6 +28,9 @@ RETIRED: dict[str, int] = {"replace_facts": 2, "replace_catalog": 4, "store_repo
 
 # Facts and catalogs are coalesced: only the newest producer_timestamp per certname matters.
 COALESCED = {"replace_facts", "replace_catalog", "replace_catalog_inputs"}
+# Commands whose producer_timestamp is optional and, as in PuppetDB, defaults to when the command
+# was received (the receiver stores that time with the raw command).
+RECEIVED_TIME_DEFAULT = {"configure_expiration", "replace_catalog_inputs"}
 
 TAG_RE = re.compile(r"^[\w][\w:.\-]*$")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
@@ -403,6 +406,9 @@ def _expiration(version: int, p: dict, url_certname: str | None) -> dict:
     facts = expire.get("facts")
     if not isinstance(facts, bool):
         raise CommandError("field 'expire.facts' must be a boolean")
+    unknown = sorted(set(expire) - {"facts"})
+    if unknown:
+        raise CommandError(f"unknown field 'expire.{unknown[0]}' (only 'expire.facts' can be configured)")
     return {
         "certname": _certname(p, url_certname),
         "expire": {"facts": facts},
@@ -418,7 +424,7 @@ def _catalog_inputs(version: int, p: dict, url_certname: str | None) -> dict:
     return {
         "certname": _certname(p, url_certname),
         "catalog_uuid": _optional_str(p, "catalog_uuid"),
-        "producer_timestamp": parse_time(p.get("producer_timestamp"), "producer_timestamp"),
+        "producer_timestamp": parse_time(p.get("producer_timestamp"), "producer_timestamp", required=False),
         "inputs": sorted({(a, b) for a, b in inputs}),
     }
 

@@ -164,7 +164,10 @@ def process_batch(ids: list[int] | None = None, limit: int | None = None) -> Cou
                 if name in COALESCED:
                     key = (cmd["certname"], name)
                     best = newest.get(key)
-                    if best is None or (cmd["producer_timestamp"], cid) > (best[2]["producer_timestamp"], best[0]):
+                    if best is None or (cmd["producer_timestamp"] or now, cid) > (
+                        best[2]["producer_timestamp"] or now,
+                        best[0],
+                    ):
                         newest[key] = item
             todo = []
             for item in parsed:

@@ -3,12 +3,20 @@ views call, unit-testable). Every problem raises ``CommandError`` with the HTTP 
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from dataclasses import dataclass
 
 import orjson
 
-from ingest.commands import CommandError, command_name, command_version, normalise, parse_time
+from ingest.commands import (
+    RECEIVED_TIME_DEFAULT,
+    CommandError,
+    command_name,
+    command_version,
+    normalise,
+    parse_time,
+)
 from reports.parsing import ReportParseError, parse_report_body
 
 ALLOWED_PARAMS = {"command", "version", "certname", "producer-timestamp", "checksum", "secondsToWaitForCompletion"}
@@ -120,6 +128,8 @@ def accept_command(params: dict, headers: dict, raw: bytes, max_bytes: int) -> A
         payload = dict(payload, producer_timestamp=parse_time(param_pts, "producer-timestamp"))
     cmd = normalise(name, version, payload, url_certname)
     pts = cmd.get("producer_timestamp")
+    if pts is None and name in RECEIVED_TIME_DEFAULT:
+        pts = dt.datetime.now(dt.UTC)
     return Accepted(
         command=name,
         version=version,

@@ -101,9 +101,10 @@ def _observe(result: RunResult, started: float) -> RunResult:
 
 
 def expire_nodes(ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_size: int = 500) -> RunResult:
-    """Mark active nodes expired when their newest write (facts, catalog or report; the node's
-    creation if it has none) is older than ``ttl``. Nodes whose ``configure expiration`` says
-    facts do not expire are left alone. A zero ``ttl`` disables it."""
+    """Mark active nodes expired when their newest write (facts, catalog, report, catalog inputs
+    or ``configure expiration``; the node's creation if it has none) is older than ``ttl``. Nodes
+    whose ``configure expiration`` says facts do not expire are left alone (PuppetDB semantics).
+    A zero ``ttl`` disables it."""
     started = time.perf_counter()
     result = RunResult("expire_nodes")
     if not ttl:
@@ -119,11 +120,14 @@ def expire_nodes(ttl: dt.timedelta, *, now: dt.datetime | None = None, batch_siz
                     WHERE n.id IN (
                         SELECT id FROM inventory_node
                         WHERE deactivated IS NULL AND expired IS NULL AND expires_facts
-                          AND GREATEST(facts_timestamp, catalog_timestamp, report_timestamp, created) < %s
+                          AND GREATEST(facts_timestamp, catalog_timestamp, report_timestamp, created,
+                                       expires_facts_updated) < %s
+                          AND NOT EXISTS (SELECT 1 FROM inventory_cataloginputs ci
+                                          WHERE ci.node_id = inventory_node.id AND ci.producer_timestamp >= %s)
                         ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
                     RETURNING n.id
                     """,
-                    [now, cutoff, batch_size],
+                    [now, cutoff, cutoff, batch_size],
                 )
                 ids = [row[0] for row in cursor.fetchall()]
             if ids and node_deactivated.receivers:

@@ -49,6 +49,8 @@ urlpatterns = [
     path(f"{Q}/packages", v.entity_view("packages")),
     path(f"{Q}/package-inventory", v.entity_view("package_inventory")),
     path(f"{Q}/package-inventory/<str:certname>", v.package_inventory_for),
+    path(f"{Q}/catalog-inputs", v.entity_view("catalog_inputs")),
+    path(f"{Q}/catalog-input-contents", v.entity_view("catalog_input_contents")),
     path("pdb/meta/v1/version", v.meta_version),
     path("pdb/meta/v1/version/latest", v.meta_version_latest),
     path("pdb/meta/v1/server-time", v.meta_server_time),

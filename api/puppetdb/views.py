@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
@@ -19,7 +20,7 @@ from api.authentication import token_from_headers
 from api.models import ApiToken
 from config.security import request_allows  # ops: access policy
 from inventory import query as Q
-from inventory.query import eventcounts
+from inventory.query import distinct, eventcounts
 
 PUPPETDB_VERSION = "7.12.0"
 COMMON_PARAMS = {
@@ -36,7 +37,7 @@ COMMON_PARAMS = {
     "include_facts_expiration",
     "include_package_inventory",
 }
-EVENT_PARAMS = {"distinct_resources", "distinct_start_time", "distinct_end_time"}
+EVENT_PARAMS = set(distinct.PARAMS)
 COUNT_PARAMS = {"summarize_by", "count_by", "counts_filter"}
 
 
@@ -48,7 +49,9 @@ def text_error(message: str, status: int = 400) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def json_body(body: str, status: int = 200, total: int | None = None) -> HttpResponse:
+def json_body(body: str, status: int = 200, total: int | None = None, *, pretty: bool = False) -> HttpResponse:
+    if pretty:
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
     response = HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
     if total is not None:
         response["X-Records"] = str(total)
@@ -163,6 +166,68 @@ def _timeout_ms(params) -> int | None:
     return int(min(seconds, 600) * 1000)
 
 
+MAX_ORIGIN = 200
+
+
+@dataclass
+class Options:
+    """The parameters that shape how a query runs and answers (not what it selects)."""
+
+    include_total: bool = False
+    timeout_ms: int | None = None
+    pretty: bool = False
+    explain: bool = False
+    facts_expiration: bool = False
+    window: Q.Window | None = None
+
+
+def read_options(request, params: dict) -> Options:
+    """PuppetDB's output and global parameters: ``include_total``, ``timeout``, ``pretty``,
+    ``explain`` (only ``analyze``), ``origin`` (logged with the request), ``include_facts_expiration``
+    and the ``distinct_*`` trio (only where the endpoint accepts it)."""
+    origin = params.get("origin")
+    if origin is not None:
+        if not isinstance(origin, str):
+            raise BadRequest("'origin' must be a string")
+        extra = getattr(request, "log_extra", None)
+        if extra is None:
+            extra = request.log_extra = {}
+        extra["origin"] = origin[:MAX_ORIGIN]
+    explain = params.get("explain")
+    if explain is not None and explain != "analyze":
+        shown = explain if isinstance(explain, str) else orjson.dumps(explain).decode()
+        raise BadRequest(f"Illegal value '{shown[:100]}' for :explain; expected `analyze`.")
+    window = None
+    if any(name in params for name in distinct.PARAMS):
+        flag = _bool_param(params.get("distinct_resources"), "distinct_resources")
+        window = Q.Window.parse(params, flag)
+    return Options(
+        include_total=_bool_param(params.get("include_total"), "include_total"),
+        timeout_ms=_timeout_ms(params),
+        pretty=_bool_param(params.get("pretty"), "pretty"),
+        explain=explain is not None,
+        facts_expiration=_bool_param(params.get("include_facts_expiration"), "include_facts_expiration"),
+        window=window,
+    )
+
+
+def respond(compiled: Q.Compiled, opts: Options, *, single: tuple[str, str] | None = None) -> HttpResponse:
+    """Run ``compiled`` (or, with ``explain=analyze``, its plan) and answer in PuppetDB's shape:
+    a JSON array (``X-Records`` with ``include_total``), or for single-entity routes one object or 404."""
+    include_total = opts.include_total and single is None
+    if opts.explain:
+        plans, total = Q.explain_analyze(compiled, include_total=include_total, timeout_ms=opts.timeout_ms)
+        body = orjson.dumps(plans).decode()
+    else:
+        body, total = Q.run(compiled, include_total=include_total, timeout_ms=opts.timeout_ms)
+    if single is not None:
+        rows = orjson.loads(body)
+        if not rows:
+            return not_found(*single)
+        return json_body(orjson.dumps(rows[0]).decode(), pretty=opts.pretty)
+    return json_body(body, total=total, pretty=opts.pretty)
+
+
 def guarded(view):
     """Authentication plus the 400 mapping for every query error."""
 
@@ -189,21 +254,11 @@ def _query_param(params, *, allow_pql=False):
 
 def run_entity(request, entity: str, extra: list | None = None, *, single: tuple[str, str] | None = None, allowed=()):
     params = read_params(request, COMMON_PARAMS | set(allowed))
-    if _bool_param(params.get("distinct_resources"), "distinct_resources"):
-        raise BadRequest("distinct_resources is not supported by this server")
-    if _bool_param(params.get("include_facts_expiration"), "include_facts_expiration") and entity == "nodes":
-        raise BadRequest("include_facts_expiration is not supported by this server")
+    opts = read_options(request, params)
     query = _query_param(params)
     paging = paging_from(params)
-    include_total = _bool_param(params.get("include_total"), "include_total")
-    compiled = Q.build(entity, query, paging, extra)
-    body, total = Q.run(compiled, include_total=include_total, timeout_ms=_timeout_ms(params))
-    if single is not None:
-        rows = orjson.loads(body)
-        if not rows:
-            return not_found(*single)
-        return json_body(orjson.dumps(rows[0]).decode())
-    return json_body(body, total=total)
+    compiled = Q.build(entity, query, paging, extra, window=opts.window, facts_expiration=opts.facts_expiration)
+    return respond(compiled, opts, single=single)
 
 
 # --- the query endpoints ----------------------------------------------------------------------
@@ -212,16 +267,14 @@ def run_entity(request, entity: str, extra: list | None = None, *, single: tuple
 @guarded
 def root(request):
     params = read_params(request, COMMON_PARAMS | {"ast_only"})
+    opts = read_options(request, params)
     query = _query_param(params, allow_pql=True)
     if query is None:
         raise BadRequest("the 'query' parameter is required")
+    compiled = Q.build(None, query, paging_from(params), facts_expiration=opts.facts_expiration)
     if _bool_param(params.get("ast_only"), "ast_only"):
-        Q.build(None, query, paging_from(params))  # validate
-        return json_body(orjson.dumps(query).decode())
-    compiled = Q.build(None, query, paging_from(params))
-    include_total = _bool_param(params.get("include_total"), "include_total")
-    body, total = Q.run(compiled, include_total=include_total, timeout_ms=_timeout_ms(params))
-    return json_body(body, total=total)
+        return json_body(orjson.dumps(query).decode(), pretty=opts.pretty)
+    return respond(compiled, opts)
 
 
 def entity_view(entity: str, allowed=()):
@@ -284,7 +337,8 @@ def environment_detail(request, name):
 
 @guarded
 def environment_sub(request, name, entity):
-    return run_entity(request, entity, [["=", "environment", name]])
+    allowed = EVENT_PARAMS if entity == "events" else ()
+    return run_entity(request, entity, [["=", "environment", name]], allowed=allowed)
 
 
 @guarded
@@ -342,7 +396,7 @@ def package_inventory_for(request, certname):
 def _counts_params(request, *, paged: bool):
     allowed = COMMON_PARAMS | COUNT_PARAMS | EVENT_PARAMS
     if not paged:
-        allowed -= {"limit", "offset", "order_by", "include_total"}
+        allowed -= {"limit", "offset", "order_by", "include_total", "pretty"}  # as PuppetDB
     params = read_params(request, allowed)
     summarize_by = params.get("summarize_by")
     if not summarize_by or not isinstance(summarize_by, str):
@@ -353,29 +407,30 @@ def _counts_params(request, *, paged: bool):
 @guarded
 def event_counts(request):
     params, summarize_by = _counts_params(request, paged=True)
+    opts = read_options(request, params)
     compiled = eventcounts.event_counts(
         _query_param(params),
         summarize_by=summarize_by,
         count_by=params.get("count_by"),
         counts_filter=_json_param(params.get("counts_filter"), "counts_filter"),
         paging=paging_from(params),
+        window=opts.window,
     )
-    include_total = _bool_param(params.get("include_total"), "include_total")
-    body, total = Q.run(compiled, include_total=include_total, timeout_ms=_timeout_ms(params))
-    return json_body(body, total=total)
+    return respond(compiled, opts)
 
 
 @guarded
 def aggregate_event_counts(request):
     params, summarize_by = _counts_params(request, paged=False)
+    opts = read_options(request, params)
     compiled = eventcounts.aggregate_event_counts(
         _query_param(params),
         summarize_by=summarize_by,
         count_by=params.get("count_by"),
         counts_filter=_json_param(params.get("counts_filter"), "counts_filter"),
+        window=opts.window,
     )
-    body, _ = Q.run(compiled, timeout_ms=_timeout_ms(params))
-    return json_body(body)
+    return respond(compiled, opts)
 
 
 # --- meta, status, metrics ----------------------------------------------------------------------

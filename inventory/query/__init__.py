@@ -6,6 +6,8 @@ One implementation serves the PuppetDB-compatible API (``api/puppetdb``), the na
 * ``parse_query_text(text)``: JSON AST text or PQL → AST.
 * ``build(entity, query, paging, extra)``: AST → ``Compiled`` (SQL with bound parameters).
 * ``run(compiled, include_total=...)``: execute, returning the JSON body text and the total.
+* ``explain_analyze(compiled)``: PuppetDB's ``explain=analyze``: the plan of the compiled SQL, run
+  in a read-only transaction that is rolled back.
 * ``node_queryset(query)``: a ``Node`` queryset filtered by an AST, PQL or UI condition.
 """
 
@@ -20,8 +22,8 @@ import orjson
 from django.db import DatabaseError, connections, transaction
 from django.db.models.expressions import RawSQL
 
+from inventory.query import distinct, pql
 from inventory.query import entities as E
-from inventory.query import pql
 from inventory.query.compiler import Compiled, Compiler, Paging, check_count, entity_named, mentions
 from inventory.query.errors import QueryError
 
@@ -29,14 +31,17 @@ __all__ = [
     "Compiled",
     "Paging",
     "QueryError",
+    "Window",
     "build",
     "check_count",
+    "explain_analyze",
     "node_queryset",
     "parse_query_text",
     "run",
     "UI_ALIASES",
 ]
 
+Window = distinct.Window
 UI_ALIASES = {"status": "latest_report_status", "environment": "report_environment"}
 _PARAM = re.compile(r"%\((p\d+)\)s")
 
@@ -84,8 +89,28 @@ def _and(query, extra: list):
     return ["and", *extra, query]
 
 
-def build(entity_name: str | None, query, paging: Paging | None = None, extra: list | None = None) -> Compiled:
-    """Compile a query for ``entity_name`` (None: the root endpoint, whose query is ``["from", ...]``)."""
+def _variant(compiler: Compiler, entity: E.Entity, cond, window, facts_expiration: bool) -> E.Entity:
+    """The entity as the request's options shape it (PuppetDB's ``include_facts_expiration`` and
+    ``distinct_resources``)."""
+    if facts_expiration and entity.name == "nodes":
+        return E.NODES_WITH_FACT_EXPIRATION
+    if window is not None and entity.name == "events":
+        return distinct.events_entity(compiler.params, window, cond)
+    return entity
+
+
+def build(
+    entity_name: str | None,
+    query,
+    paging: Paging | None = None,
+    extra: list | None = None,
+    *,
+    window: distinct.Window | None = None,
+    facts_expiration: bool = False,
+) -> Compiled:
+    """Compile a query for ``entity_name`` (None: the root endpoint, whose query is ``["from", ...]``).
+    ``window``: events only, the latest event per resource in it (``distinct_resources``);
+    ``facts_expiration``: nodes output ``expires_facts`` and ``expires_facts_updated``."""
     compiler = Compiler(root=entity_name is None)
     paging = paging or Paging()
     if entity_name is None:
@@ -103,6 +128,7 @@ def build(entity_name: str | None, query, paging: Paging | None = None, extra: l
             raise QueryError("'from' is only allowed at /pdb/query/v4 or inside 'in'")
     if cond is not None and not isinstance(cond, list):
         raise QueryError(f"{orjson.dumps(cond).decode()[:200]} is not a valid query")
+    entity = _variant(compiler, entity, cond, window, facts_expiration)
     sql, count_sql = compiler.select_with_count(entity, fields, cond, group_by=group_by, paging=paging)
     return Compiled(
         entity=entity.name,
@@ -163,6 +189,31 @@ def run(compiled: Compiled, *, include_total: bool = False, using: str = "defaul
     else:
         body = "[" + ",".join(r[0] for r in rows) + "]"
     return body, total
+
+
+EXPLAIN = "EXPLAIN (ANALYZE, VERBOSE, BUFFERS, FORMAT JSON) "
+
+
+def explain_analyze(
+    compiled: Compiled, *, include_total: bool = False, using: str = "default", timeout_ms: int | None = None
+) -> tuple[list, int | None]:
+    """PuppetDB's ``explain=analyze``: ``([{"query plan": <EXPLAIN ANALYZE JSON>}], total or None)``
+    for the SQL that would answer ``compiled`` (the same parameterised statement; PuppetDB names
+    the column in lower case). ANALYZE executes the statement, so it runs in a read-only
+    transaction (a savepoint inside an open one) that is always rolled back, under the caller's
+    statement timeout."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        try:
+            cursor.execute("SET TRANSACTION READ ONLY")
+            if timeout_ms:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))])
+            rows = _execute(cursor, EXPLAIN + compiled.sql, compiled.params)
+            total = _execute(cursor, compiled.count_sql, compiled.params)[0][0] if include_total else None
+        finally:
+            transaction.set_rollback(True, using=using)
+    plans = [{"query plan": orjson.loads(plan) if isinstance(plan, str | bytes) else plan} for (plan,) in rows]
+    return plans, total
 
 
 def run_rows(compiled: Compiled, using: str = "default") -> list:

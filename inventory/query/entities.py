@@ -16,7 +16,7 @@ operator:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 def ts(expr: str) -> str:
@@ -465,6 +465,43 @@ PACKAGE_INVENTORY = Entity(
     },
 )
 
+# ``include_facts_expiration=true``: nodes with the two fields PuppetDB 7 adds to the output.
+# Defaults for a node that never received ``configure expiration``: true and null (the columns'
+# defaults), as PuppetDB's ``coalesce(expire, true)`` and its missing ``updated``.
+NODES_WITH_FACT_EXPIRATION = replace(
+    NODES,
+    fields={
+        **NODES.fields,
+        "expires_facts": Field("n.expires_facts", "boolean"),
+        "expires_facts_updated": Field("n.expires_facts_updated", "timestamp"),
+    },
+)
+
+# The latest ``replace catalog inputs`` of each node (PuppetDB's experimental catalog-inputs and
+# catalog-input-contents). ``inputs`` is a JSONB array of [type, name] pairs; as a field it is an
+# array of all those strings (PuppetDB's text[][]: ``=`` and ``~`` match any element).
+INPUT_STRINGS = "ARRAY(SELECT jsonb_array_elements_text(cip.x) FROM jsonb_array_elements(ci.inputs) AS cip(x))"
+CATALOG_INPUTS_FROM = "inventory_cataloginputs ci JOIN inventory_node n ON n.id = ci.node_id"
+CATALOG_INPUTS_FIELDS = {
+    "certname": Field("n.certname", "string", eq_sql=NODE_EQ.format(col="ci.node_id")),
+    "producer_timestamp": Field("ci.producer_timestamp", "timestamp"),
+    "catalog_uuid": Field("ci.catalog_uuid", "string"),
+}
+CATALOG_INPUTS = Entity(
+    name="catalog_inputs",
+    from_sql=CATALOG_INPUTS_FROM,
+    fields={**CATALOG_INPUTS_FIELDS, "inputs": Field(INPUT_STRINGS, "array", out_sql="ci.inputs")},
+)
+CATALOG_INPUT_CONTENTS = Entity(
+    name="catalog_input_contents",
+    from_sql=f"{CATALOG_INPUTS_FROM} CROSS JOIN LATERAL jsonb_array_elements(ci.inputs) AS cic(x)",
+    fields={
+        **CATALOG_INPUTS_FIELDS,
+        "type": Field("(cic.x ->> 0)", "string"),
+        "name": Field("(cic.x ->> 1)", "string"),
+    },
+)
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -484,6 +521,8 @@ ENTITIES: dict[str, Entity] = {
         EVENTS,
         PACKAGES,
         PACKAGE_INVENTORY,
+        CATALOG_INPUTS,
+        CATALOG_INPUT_CONTENTS,
     )
 }
 # Entity names as endpoints spell them.
@@ -492,6 +531,8 @@ ALIASES = {
     "fact-names": "fact_names",
     "fact-paths": "fact_paths",
     "package-inventory": "package_inventory",
+    "catalog-inputs": "catalog_inputs",
+    "catalog-input-contents": "catalog_input_contents",
 }
 
 

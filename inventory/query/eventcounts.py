@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from inventory.query import distinct
 from inventory.query import entities as E
 from inventory.query.compiler import Compiled, Compiler, Paging, _show
 from inventory.query.errors import QueryError
@@ -44,14 +45,18 @@ def _counts_filter(compiler: Compiler, node) -> str:
     raise QueryError(f"{_show(op)} is not a valid counts_filter operator")
 
 
-def _counts_sql(compiler: Compiler, query, summarize_by: str, count_by: str, counts_filter) -> tuple[str, str, str]:
+def _counts_sql(
+    compiler: Compiler, query, summarize_by: str, count_by: str, counts_filter, window=None
+) -> tuple[str, str, str]:
     if summarize_by not in SUMMARIZE:
         raise QueryError(f"Unsupported value for 'summarize_by': '{summarize_by}'")
     if count_by not in COUNT_BY:
         raise QueryError(f"Unsupported value for 'count_by': '{count_by}'")
     keys, subject = SUMMARIZE[summarize_by]
     fields = ["certname", "report", "resource_type", "resource_title", "status", *keys]
-    events_sql = compiler.select(E.EVENTS, fields, query, mode="columns")
+    # distinct_resources: count over the latest event per resource in the window.
+    events = distinct.events_entity(compiler.params, window, query) if window is not None else E.EVENTS
+    events_sql = compiler.select(events, fields, query, mode="columns")
     cols = ["ev_certname", "ev_report", "ev_resource_type", "ev_resource_title", "ev_status"] + [
         f"s{i}" for i in range(len(keys))
     ]
@@ -67,9 +72,11 @@ def _counts_sql(compiler: Compiler, query, summarize_by: str, count_by: str, cou
     return inner, where, subject
 
 
-def event_counts(query, *, summarize_by: str, count_by: str | None = None, counts_filter=None, paging=None) -> Compiled:
+def event_counts(
+    query, *, summarize_by: str, count_by: str | None = None, counts_filter=None, paging=None, window=None
+) -> Compiled:
     compiler = Compiler()
-    inner, where, subject = _counts_sql(compiler, query, summarize_by, count_by or "resource", counts_filter)
+    inner, where, subject = _counts_sql(compiler, query, summarize_by, count_by or "resource", counts_filter, window)
     paging = paging or Paging()
     row = (
         f"json_build_object('subject_type', {compiler.params.add(summarize_by)}::text, 'subject', {subject}, "
@@ -91,11 +98,13 @@ def event_counts(query, *, summarize_by: str, count_by: str | None = None, count
     return Compiled(entity="event_counts", sql=sql, params=compiler.params.values, count_sql=count_sql)
 
 
-def aggregate_event_counts(query, *, summarize_by: str, count_by: str | None = None, counts_filter=None) -> Compiled:
+def aggregate_event_counts(
+    query, *, summarize_by: str, count_by: str | None = None, counts_filter=None, window=None
+) -> Compiled:
     compiler = Compiler()
     parts = []
     for item in [s.strip() for s in summarize_by.split(",") if s.strip()]:
-        inner, where, _subject = _counts_sql(compiler, query, item, count_by or "resource", counts_filter)
+        inner, where, _subject = _counts_sql(compiler, query, item, count_by or "resource", counts_filter, window)
         parts.append(
             f"SELECT json_build_object('summarize_by', {compiler.params.add(item)}::text, "
             "'successes', count(*) FILTER (WHERE successes > 0), 'failures', count(*) FILTER (WHERE failures > 0), "

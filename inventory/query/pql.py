@@ -17,7 +17,7 @@ from inventory.query.errors import QueryError
 
 ENTITY_NAMES = (
     "nodes facts fact_contents fact_paths factsets inventory resources catalogs edges reports events "
-    "environments packages package_inventory producers"
+    "environments packages package_inventory producers catalog_input_contents catalog_inputs"
 ).split()
 
 GRAMMAR = r"""
@@ -60,7 +60,7 @@ fields: field | "[" field ("," field)* "]"
 field: FIELD | ENTITY
 entity: ENTITY
 
-ENTITY.2: /(nodes|facts|fact_contents|fact_paths|factsets|inventory|resources|catalogs|edges|reports|events|environments|packages|package_inventory|producers)(?![\w.?"])/
+ENTITY.2: /(nodes|facts|fact_contents|fact_paths|factsets|inventory|resources|catalogs|edges|reports|events|environments|packages|package_inventory|producers|catalog_input_contents|catalog_inputs)(?![\w.?"])/
 FIELD: /[A-Za-z_][A-Za-z0-9_]*\??(\.([A-Za-z0-9_\-]+|"(\\.|[^"\\])*")|\[\d+\])*/
 
 ?value: literal | array %BAREWORD%

@@ -196,15 +196,19 @@ def store_catalog(cursor, cmd: dict, now: dt.datetime) -> str:
 
 
 def store_catalog_inputs(cursor, cmd: dict, now: dt.datetime) -> str:
-    """``replace catalog inputs`` v1: the node's latest inputs (newest producer_timestamp wins)."""
+    """``replace catalog inputs`` v1: the node's latest inputs (a strictly newer producer_timestamp
+    wins; without one, when it was received). As in PuppetDB an empty ``inputs`` list changes
+    nothing, and storing inputs reactivates a node deactivated or expired before them."""
+    if not cmd["inputs"]:
+        return "unchanged"
     node = lock_node(cursor, cmd["certname"])
-    pt = cmd["producer_timestamp"]
+    pt = cmd["producer_timestamp"] or now
     cursor.execute(
         "INSERT INTO inventory_cataloginputs (node_id, catalog_uuid, producer_timestamp, received, inputs) "
         "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (node_id) DO UPDATE SET "
         "catalog_uuid = EXCLUDED.catalog_uuid, producer_timestamp = EXCLUDED.producer_timestamp, "
         "received = EXCLUDED.received, inputs = EXCLUDED.inputs "
-        "WHERE inventory_cataloginputs.producer_timestamp <= EXCLUDED.producer_timestamp",
+        "WHERE inventory_cataloginputs.producer_timestamp < EXCLUDED.producer_timestamp",
         [node.id, cmd["catalog_uuid"], pt, now, orjson.dumps([list(x) for x in cmd["inputs"]]).decode()],
     )
     if cursor.rowcount == 0:

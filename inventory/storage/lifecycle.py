@@ -6,7 +6,7 @@ import datetime as dt
 
 from inventory import signals
 from inventory.storage import events
-from inventory.storage.nodes import lock_node
+from inventory.storage.nodes import REACTIVATE_SQL, lock_node
 
 
 def deactivate_node(cursor, cmd: dict, now: dt.datetime) -> str:
@@ -29,9 +29,16 @@ def deactivate_node(cursor, cmd: dict, now: dt.datetime) -> str:
 
 
 def configure_expiration(cursor, cmd: dict, now: dt.datetime) -> str:
+    """``configure expiration`` v1 (PuppetDB semantics): whether the node's facts — and so the
+    node — ever expire. Like a new factset it reactivates a node deactivated or expired before
+    it and extends the node's lifetime (``expires_facts_updated`` counts as activity for
+    ``expire_nodes``); an older setting than the stored one is ignored ("stale")."""
     node = lock_node(cursor, cmd["certname"])
+    when = cmd["producer_timestamp"] or now
+    cursor.execute(f"UPDATE inventory_node SET {REACTIVATE_SQL} WHERE id = %s", [when, node.id])
     cursor.execute(
-        "UPDATE inventory_node SET expires_facts = %s, expires_facts_updated = %s WHERE id = %s",
-        [cmd["expire"]["facts"], cmd["producer_timestamp"] or now, node.id],
+        "UPDATE inventory_node SET expires_facts = %s, expires_facts_updated = %s "
+        "WHERE id = %s AND (expires_facts_updated IS NULL OR expires_facts_updated < %s)",
+        [cmd["expire"]["facts"], when, node.id, when],
     )
-    return "stored"
+    return "stored" if cursor.rowcount else "stale"

@@ -478,6 +478,60 @@ def queries() -> list[dict]:
             ],
         )
     )
+    out.extend(puppetdb7_queries())
+    return out
+
+
+def puppetdb7_queries() -> list[dict]:
+    """PuppetDB 7's query options and experimental entities: distinct_resources,
+    include_facts_expiration, catalog-inputs / catalog-input-contents, pretty, explain's errors."""
+    out: list[dict] = []
+    add = out.append
+    times = {"distinct_start_time": "2026-11-19T00:00:00Z", "distinct_end_time": "2026-11-23T00:00:00Z"}
+    win = {"distinct_resources": "true", **times}
+    first_day = dict(win, distinct_start_time="2026-11-20T00:00:00Z", distinct_end_time="2026-11-20T23:59:59Z")
+    add(q("events", None, **win))
+    add(q("events", ["=", "certname", "web-03.example.com"], **win))
+    add(q("events", ["=", "status", "failure"], **win))
+    add(q("events", ["=", "latest_report?", True], **win))
+    add(q("events", ["=", "latest_report?", False], **win))
+    add(q("events", ["and", ["=", "latest_report?", True], ["=", "resource_type", "File"]], **win))
+    add(q("events", ["=", "certname", W1], **first_day))
+    add(q("events", ["=", "latest_report?", True], **first_day))
+    add(q("events", None, distinct_resources="false", **times))
+    add(q("environments/staging/events", None, **win))
+    add(q("event-counts", None, summarize_by="certname", **win))
+    add(q("event-counts", None, summarize_by="resource", **win))
+    add(q("event-counts", ["=", "environment", "production"], summarize_by="containing_class", **win))
+    add(q("event-counts", None, summarize_by="certname", counts_filter=[">", "successes", 1], **win))
+    add(q("aggregate-event-counts", None, summarize_by="certname,resource", **win))
+    add(q("aggregate-event-counts", ["=", "status", "success"], summarize_by="certname", **win))
+    add(q("events", None, distinct_resources="true"))
+    add(q("events", None, **times))
+    add(q("events", None, distinct_resources="true", distinct_start_time="x", distinct_end_time="2026-11-23"))
+    add(q("nodes", None, include_facts_expiration="true"))
+    add(q("nodes", ["=", "expires_facts", False], include_facts_expiration="true"))
+    add(q("nodes", ["null?", "expires_facts_updated", False], include_facts_expiration="true"))
+    add(q("nodes/build-01.example.com", None, include_facts_expiration="true"))
+    add(q("nodes", None, include_facts_expiration="true", order_by=[{"field": "expires_facts_updated"}], limit=2))
+    add(q(V4, ["from", "nodes", ["=", "certname", "mon-01.example.com"]], include_facts_expiration="true"))
+    add(pql("nodes[certname, expires_facts] { expires_facts = false }", include_facts_expiration="true"))
+    add(q("catalog-inputs"))
+    add(q("catalog-inputs", ["=", "certname", DB1]))
+    add(q("catalog-inputs", ["=", "inputs", "apache::port"]))
+    add(q("catalog-inputs", ["=", "inputs", "hiera"]))
+    add(q("catalog-inputs", ["~", "inputs", "^postgresql"]))
+    add(q("catalog-inputs", [">", "producer_timestamp", "2026-11-21T12:01:00Z"]))
+    add(q("catalog-inputs", ["=", "node_state", "any"]))
+    add(q("catalog-inputs", None, order_by=[{"field": "producer_timestamp", "order": "desc"}], limit=1))
+    add(q("catalog-inputs", ["extract", ["certname", "catalog_uuid"], ["=", "certname", W1]]))
+    add(q(V4, ["from", "catalog_inputs", ["=", "inputs", "ntp::servers"]]))
+    add(q("nodes", ["subquery", "catalog_inputs", ["=", "inputs", "postgresql::version"]]))
+    add(q("catalog-input-contents", ["=", "name", "ntp::servers"]))
+    add(q("catalog-input-contents", ["~", "name", "apache"]))
+    add(q("catalog-input-contents", ["extract", [["function", "count"], "name"], ["group_by", "name"]]))
+    add(q("nodes", ["=", "certname", W1], pretty="true"))
+    add(q("nodes", None, explain="yes"))
     return out
 
 

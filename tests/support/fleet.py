@@ -242,6 +242,39 @@ def fleet_commands(base: dt.datetime = BASE) -> list[dict]:
                     "payload": {"certname": name, "producer_timestamp": iso(base + dt.timedelta(hours=25))},
                 }
             )
+    commands.extend(experimental_commands(base))
+    return commands
+
+
+# PuppetDB's experimental commands: catalog inputs recorded for three nodes' current catalogs
+# (old-01's before its deactivation, so it stays inactive), and fact expiration configured on two
+# nodes (build-01's facts never expire).
+CATALOG_INPUTS = {
+    "web-01.example.com": [["hiera", "apache::port"], ["hiera", "ntp::servers"], ["hiera", "profile::web::vhosts"]],
+    "db-01.example.com": [["hiera", "postgresql::version"], ["hiera", "ntp::servers"]],
+    "old-01.example.com": [["hiera", "ntp::servers"]],
+}
+FACTS_EXPIRE = {"build-01.example.com": False, "mon-01.example.com": True}
+
+
+def experimental_commands(base: dt.datetime = BASE) -> list[dict]:
+    index = {name: i for i, (name, *_rest) in enumerate(NODES)}
+    commands = []
+    for name, inputs in CATALOG_INPUTS.items():
+        payload = {
+            "certname": name,
+            "producer_timestamp": iso(base + dt.timedelta(hours=24, minutes=index[name], seconds=6)),
+            "catalog_uuid": _uuid(name, "catalog", 1),
+            "inputs": inputs,
+        }
+        commands.append({"command": "replace catalog inputs", "version": 1, "certname": name, "payload": payload})
+    for name, expire in FACTS_EXPIRE.items():
+        payload = {
+            "certname": name,
+            "expire": {"facts": expire},
+            "producer_timestamp": iso(base + dt.timedelta(hours=26, minutes=index[name])),
+        }
+        commands.append({"command": "configure expiration", "version": 1, "certname": name, "payload": payload})
     return commands
 
 
@@ -465,6 +498,8 @@ def load(commands: list[dict] | None = None, *, via: str = "ingest") -> None:
             from inventory.models import Node
 
             Node.objects.filter(certname=payload["certname"]).update(deactivated=_parse(payload["producer_timestamp"]))
+        else:  # the experimental commands: stored by the ingest storage functions
+            load_via_ingest([command])
 
 
 def load_via_ingest(commands: list[dict]) -> None:
@@ -774,7 +809,8 @@ def clear() -> None:
     forget_caches()
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE reports_resourceevent, reports_report, inventory_catalog, inventory_factset, "
+            "TRUNCATE reports_resourceevent, reports_report, inventory_catalog, inventory_cataloginputs, "
+            "inventory_factset, "
             "inventory_factpath, inventory_package, inventory_resourceset, inventory_edgeset, inventory_resource, "
             "inventory_node, inventory_environment, inventory_producer CASCADE"
         )

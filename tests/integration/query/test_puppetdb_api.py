@@ -191,8 +191,8 @@ BAD = [
     ("/pdb/query/v4/nodes", {"query": '["and"]'}, "at least one"),
     ("/pdb/query/v4/nodes", {"query": "42"}, "JSON array"),
     ("/pdb/query/v4/inventory", {"query": '["=","facts.a.\\"b","x"]'}, "dotted"),
-    ("/pdb/query/v4/events", {"distinct_resources": "true"}, "not supported"),
-    ("/pdb/query/v4/nodes", {"include_facts_expiration": "true"}, "not supported"),
+    ("/pdb/query/v4/events", {"distinct_resources": "true"}, "requires accompanying parameters"),
+    ("/pdb/query/v4/nodes", {"include_facts_expiration": "sometimes"}, "include_facts_expiration"),
     ("/pdb/query/v4/nodes", {"include_total": "maybe"}, "include_total"),
     ("/pdb/query/v4/nodes", {"timeout": "-1"}, "timeout"),
 ]
