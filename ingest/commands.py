@@ -297,16 +297,36 @@ def _report_resource(i: int, r: Any) -> dict:
     path = r.get("containment_path")
     if path is not None and not (isinstance(path, list) and all(isinstance(x, str) for x in path)):
         raise CommandError(f"{where}.containment_path must be an array of strings")
+    timestamp = parse_time(r.get("timestamp"), f"{where}.timestamp")
+    skipped = bool(r.get("skipped", False))
+    parsed = [redact_event(e, _event(e, f"{where}.events[{j}]")) for j, e in enumerate(events)]  # ops
+    if skipped:
+        # As PuppetDB stores it: a skipped resource is one "skipped" event at the resource's timestamp
+        # carrying no details (no property, values or message) — whatever events the agent sent.
+        parsed = [_skipped_event(timestamp)]
     return {
         "resource_type": _require(r, "resource_type", str, where=where + "."),
         "resource_title": _require(r, "resource_title", str, where=where + "."),
-        "timestamp": parse_time(r.get("timestamp"), f"{where}.timestamp"),
-        "skipped": bool(r.get("skipped", False)),
+        "timestamp": timestamp,
+        "skipped": skipped,
         "file": _optional_str(r, "file", where + "."),
         "line": _require(r, "line", int, nullable=True, where=where + "."),
         "containment_path": path,
         "corrective_change": r.get("corrective_change") if isinstance(r.get("corrective_change"), bool) else None,
-        "events": [redact_event(e, _event(e, f"{where}.events[{j}]")) for j, e in enumerate(events)],  # ops
+        "events": parsed,
+    }
+
+
+def _skipped_event(timestamp: dt.datetime) -> dict:
+    return {
+        "status": "skipped",
+        "timestamp": timestamp,
+        "property": None,
+        "name": None,
+        "old_value": None,
+        "new_value": None,
+        "message": None,
+        "corrective_change": None,
     }
 
 

@@ -85,3 +85,41 @@ def test_size_cap():
 def test_missing_time():
     with pytest.raises(ReportParseError, match="time"):
         parse_report_body(b"--- !ruby/object:Puppet::Transaction::Report\nhost: a\nreport_format: 10\n", "yaml")
+
+
+def test_skipped_resource_is_one_detail_free_event_as_in_puppetdb():
+    wire = parse_report_body(F12, "yaml")
+    skipped = dict(wire["resources"][0], skipped=True)
+    skipped["events"] = [
+        {
+            "status": "skipped",
+            "timestamp": "2026-11-21T20:42:04.000Z",
+            "property": "ensure",
+            "name": "ensure_changed",
+            "old_value": "stopped",
+            "new_value": "running",
+            "message": "Skipped because of failed dependencies",
+            "corrective_change": True,
+        }
+    ]
+    wire["resources"] = [skipped, *wire["resources"][1:]]
+    cmd = normalise("store_report", 8, wire)
+    resource = cmd["resources"][0]
+    assert resource["skipped"] is True
+    assert resource["events"] == [
+        {
+            "status": "skipped",
+            "timestamp": resource["timestamp"],
+            "property": None,
+            "name": None,
+            "old_value": None,
+            "new_value": None,
+            "message": None,
+            "corrective_change": None,
+        }
+    ]
+    # resources that were not skipped keep their own events
+    assert (
+        cmd["resources"][1]["events"]
+        == normalise("store_report", 8, parse_report_body(F12, "yaml"))["resources"][1]["events"]
+    )
