@@ -150,6 +150,18 @@ def test_node_list_paging_keeps_filters(viewer_client, django_assert_max_num_que
 
 
 @pytest.mark.django_db
+def test_nodes_behind_a_fact_value_page_both_ways(viewer_client, fleet, django_assert_max_num_queries, monkeypatch):
+    from inventory.ui import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    query = 'fact=["os","family"]&value="Debian"&sort=-certname'  # as linked from the fact page
+    pages = walk(viewer_client, django_assert_max_num_queries, "nodes", "/nodes/", query, lambda n: n.certname)
+    # The active Debian nodes of the small fleet (db02 is RedHat, gone01 deactivated).
+    debian = ["web02.example.com", "web01.example.com", "old01.example.com", "db01.example.com", "app01.example.com"]
+    assert pages == [debian[:3], debian[3:]]
+
+
+@pytest.mark.django_db
 def test_node_list_pager_ends_and_stale_cursors(viewer_client, django_assert_max_num_queries, monkeypatch):
     from inventory.ui import views
 
