@@ -10,6 +10,8 @@ forms — is covered; ``authenticate()`` calls without a request (management com
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
@@ -19,6 +21,18 @@ from api import signin_throttle
 from config.security import client_ip
 
 LOCKOUT_ATTR = "stagehand_signin_lockout"
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
+def client_address(request) -> str:
+    """The client address the throttle counts: ``config.security.client_ip`` (a trusted proxy's
+    forwarded address), else the peer's address when what was forwarded is not an IP address."""
+    for candidate in (client_ip(request), request.META.get("REMOTE_ADDR", "")):
+        try:
+            return str(ipaddress.ip_address(candidate.strip()))
+        except ValueError:
+            continue
+    return UNKNOWN_ADDRESS  # e.g. a unix socket without a proxy header: every client shares it
 
 
 class ThrottleBackend:
@@ -28,7 +42,7 @@ class ThrottleBackend:
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None or username is None:
             return None
-        lockout = signin_throttle.check(username, client_ip(request), timezone.now())
+        lockout = signin_throttle.check(username, client_address(request), timezone.now())
         if lockout is not None:
             setattr(request, LOCKOUT_ATTR, lockout)
             raise PermissionDenied(lockout.message(timezone.now()))
@@ -43,7 +57,7 @@ def lockout_of(request):
 def _failed(sender, credentials, request=None, **kwargs):
     if request is None or lockout_of(request) is not None:
         return  # no client to count, or refused while locked out (not counted)
-    lockout = signin_throttle.record_failure(credentials.get("username", ""), client_ip(request), timezone.now())
+    lockout = signin_throttle.record_failure(credentials.get("username", ""), client_address(request), timezone.now())
     if lockout is not None:
         setattr(request, LOCKOUT_ATTR, lockout)
 
@@ -51,4 +65,4 @@ def _failed(sender, credentials, request=None, **kwargs):
 @receiver(user_logged_in, dispatch_uid="stagehand-signin-succeeded")
 def _succeeded(sender, request, user, **kwargs):
     if request is not None:
-        signin_throttle.clear(user.get_username(), client_ip(request))
+        signin_throttle.clear(user.get_username(), client_address(request))

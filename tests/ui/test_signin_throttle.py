@@ -116,6 +116,9 @@ def test_client_address_from_a_trusted_proxy_only(client, viewer, limits):
     _sign_in(client, "vera", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.50")
     _sign_in(client, "vera", "wrong", ip="10.1.1.1", HTTP_X_FORWARDED_FOR="203.0.113.77")
     assert set(SignInFailure.objects.values_list("ip", flat=True)) == {"203.0.113.50", "10.1.1.1"}
+    # A trusted proxy forwarding something that is not an address: counted under the proxy's own.
+    _sign_in(client, "vera", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="unknown")
+    assert SignInFailure.objects.filter(ip="10.9.9.9").exists()
 
 
 @pytest.mark.django_db
