@@ -250,4 +250,4 @@ def audit_log(request):
         "f": request.GET,
         "pager": pager,
     }
-    return render_page(request, "enc/audit.html", context, "classification")
+    return render_page(request, "enc/audit.html", context, "classification", status=400 if errors else 200)

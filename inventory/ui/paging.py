@@ -26,6 +26,10 @@ class BadCursor(ValueError):
     pass
 
 
+BAD_CURSOR = "the page cursor is not valid; start again from the first page"
+WRONG_SORT = "the page cursor does not match the sort order; start again from the first page"
+
+
 def encode(values: list) -> str:
     def conv(value):
         if isinstance(value, dt.datetime):
@@ -37,20 +41,22 @@ def encode(values: list) -> str:
 
 
 def decode(token: str) -> list:
+    def conv(value):
+        if isinstance(value, dict) and "t" in value:
+            parsed = dt.datetime.fromisoformat(value["t"])
+            if parsed.tzinfo is None:
+                raise ValueError("a cursor's times carry their UTC offset")
+            return parsed
+        return value
+
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         values = json.loads(raw)
         if not isinstance(values, list):
             raise ValueError
+        return [conv(v) for v in values]
     except (ValueError, TypeError) as exc:
-        raise BadCursor("the page cursor is not valid; start again from the first page") from exc
-
-    def conv(value):
-        if isinstance(value, dict) and "t" in value:
-            return dt.datetime.fromisoformat(value["t"])
-        return value
-
-    return [conv(v) for v in values]
+        raise BadCursor(BAD_CURSOR) from exc
 
 
 @dataclass(frozen=True)
@@ -122,10 +128,6 @@ def _attr(row, name: str):
             return None
         value = value[part] if isinstance(value, dict) else getattr(value, part)
     return value
-
-
-BAD_CURSOR = "the page cursor is not valid; start again from the first page"
-WRONG_SORT = "the page cursor does not match the sort order; start again from the first page"
 
 
 @dataclass(frozen=True)

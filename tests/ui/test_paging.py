@@ -310,3 +310,20 @@ def test_token_list_pages_both_ways(client, django_assert_max_num_queries, monke
     ApiToken.objects.update(created=timezone.now())  # tied creation times
     pages = walk(client, django_assert_max_num_queries, "tokens", "/tokens/", "", lambda t: t.name)
     assert sorted(_flat(pages)) == sorted(f"t{i}" for i in range(9)) and len(pages) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/inbox/?before=" + paging.encode([{"t": "not a time"}, 1]),
+        "/nodes/?sort=reported&before=" + paging.encode([{"t": "2026-01-01T00:00:00"}, "x"]),  # no UTC offset
+        "/reports/?before=" + paging.encode([1.5, 2]),
+        "/tokens/?before=" + paging.encode(["x", 1]),
+        "/where/?code_id=c&before=" + paging.encode([None, None]),
+        "/classification/audit/?before=" + paging.encode(["x", "y"]),
+    ],
+)
+def test_forged_cursors_are_a_400_never_a_server_error(viewer_client, url):
+    response = viewer_client.get(url)
+    assert response.status_code == 400 and b"page cursor" in response.content
