@@ -94,3 +94,23 @@ class ApiToken(models.Model):
     def revoke(self) -> None:
         self.revoked = timezone.now()
         self.save(update_fields=["revoked"])
+
+
+class SignInFailure(models.Model):
+    """Failed sign-ins of one user name from one client address (``api.signin_throttle``).
+
+    ``failures`` counts a run of failures each within the window of the one before; the per-user
+    and per-address limits add up the runs that have not expired. Shared by every web process."""
+
+    username = models.CharField(max_length=150)
+    ip = models.GenericIPAddressField(unpack_ipv4=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure = models.DateTimeField()
+    last_failure = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["username", "ip"], name="signin_failure_user_ip_uniq")]
+        indexes = [models.Index(fields=["ip"], name="signin_failure_ip_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip}: {self.failures}"

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from api import tokens
 from api.models import ApiToken, Scope
+from inventory.ui import paging
 from inventory.ui.access import has_role, ui_view, user_role
 from inventory.ui.common import render_page
 
@@ -24,6 +25,8 @@ ROLE_SCOPES = {
     "admin": list(Scope.values),
 }
 EXPIRY_DAYS = {"": None, "30": 30, "90": 90, "365": 365}
+SORT = paging.Sort("created", "id", descending=True, nullable=False)
+PAGE_SIZE = 50
 
 
 def allowed_scopes(user) -> list[str]:
@@ -31,7 +34,7 @@ def allowed_scopes(user) -> list[str]:
 
 
 def _visible(request):
-    qs = ApiToken.objects.select_related("user").order_by("-created")
+    qs = ApiToken.objects.select_related("user")
     return qs if has_role(request.user, "admin") else qs.filter(user=request.user)
 
 
@@ -62,11 +65,13 @@ def token_list(request):
             except tokens.TokenError as exc:
                 errors.append(str(exc))
     show_revoked = request.GET.get("revoked") == "1"
-    rows = _visible(request)
+    qs = _visible(request)
     if not show_revoked:
-        rows = rows.filter(revoked__isnull=True)
+        qs = qs.filter(revoked__isnull=True)
+    rows, pager = paging.paged(request, qs, SORT, PAGE_SIZE, errors)
     context = {
-        "rows": list(rows[:500]),
+        "rows": rows,
+        "pager": pager,
         "errors": errors,
         "created": created,
         "allowed": allowed_scopes(request.user),

@@ -224,6 +224,13 @@ class Policy:
         return access
 
 
+def client_ip(request) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy in ``TRUSTED_PROXIES`` the last
+    ``X-Forwarded-For`` hop (what that proxy saw); a forwarded header from anywhere else is ignored."""
+    current = policy()
+    return current.client_address(request, _in(request.META.get("REMOTE_ADDR", ""), current.trusted_proxies))
+
+
 def _session_user(request):
     user = getattr(request, "user", None)
     if user is not None:

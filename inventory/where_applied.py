@@ -63,8 +63,12 @@ def where_applied(
     active_only: bool | None = None,
     limit: int | None = 1000,
     after: Cursor | None = None,
+    before: Cursor | None = None,
 ) -> list[dict]:
-    """Rows ``{certname, catalog: {...}, report: {...} | None}`` ordered by certname.
+    """Rows ``{certname, catalog: {...}, report: {...} | None}`` ordered by certname (then catalog id).
+
+    ``after`` starts past a (certname, catalog id) cursor; ``before`` takes the ``limit`` rows just
+    before one (walking the order backwards), still returned in certname order.
 
     Give at least one of class_name, resource_type (+ title, + parameter/value), catalog_uuid,
     code_id, environment. ``at`` (timestamp) or ``during`` ((from, to)) select history; without
@@ -152,6 +156,9 @@ def where_applied(
         where.append("n.deactivated IS NULL AND n.expired IS NULL")
     if after is not None:
         where.append(f"(n.certname, c.id) > ({p(after.certname)}, {p(after.catalog_id)})")
+    if before is not None:
+        where.append(f"(n.certname, c.id) < ({p(before.certname)}, {p(before.catalog_id)})")
+    walk = "n.certname DESC, c.id DESC" if before is not None else "n.certname, c.id"
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT):
         raise QueryError(f"'limit' must be an integer between 1 and {MAX_LIMIT}")
 
@@ -188,7 +195,7 @@ def where_applied(
             FROM inventory_catalog c
             JOIN inventory_node n ON n.id = c.node_id
             WHERE {" AND ".join(where)}
-            ORDER BY n.certname, c.id
+            ORDER BY {walk}
             {limit_sql}
         ) AS x
         LEFT JOIN LATERAL (

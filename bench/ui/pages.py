@@ -80,10 +80,16 @@ def main() -> None:
     fact_stats.compute(["os", "family"])
     jobs["fact distribution os.family (worker)"] = (time.perf_counter() - started) * 1000
 
-    # Second page URLs come from the first page's cursor.
-    def next_of(url):
+    # Later and earlier pages come from the pager's links (keyset cursors) of the page before.
+    def follow(url, way):
         response = client.get(url)
-        return url.split("?")[0] + response.context["next_url"]
+        return url.split("?")[0] + getattr(response.context["pager"], f"{way}_url")
+
+    def next_of(url):
+        return follow(url, "next")
+
+    def prev_of(url):
+        return follow(url, "prev")
 
     pages = [
         ("dashboard", "/"),
@@ -96,7 +102,13 @@ def main() -> None:
         ("nodes, env + status sorted by env", "/nodes/?env=staging&status=changed&sort=environment"),
         ("nodes, query language", "/nodes/?q=" + quote('facts.os.family = "Suse" and status = failed')),
         ("nodes, fact filter", "/nodes/?fact=" + quote('["os","family"]') + "&value=" + quote('"Suse"')),
-        ("nodes, page 2", None),
+        ("nodes, page 2", lambda: next_of("/nodes/")),
+        ("nodes, page 3 then previous (before=)", lambda: prev_of(next_of(next_of("/nodes/")))),
+        (
+            "nodes, by last report, page 3 then previous",
+            lambda: prev_of(next_of(next_of("/nodes/?sort=-reported"))),
+        ),
+        ("nodes, by status, page 2 then previous", lambda: prev_of(next_of("/nodes/?sort=-status"))),
         ("node overview", f"/nodes/{some.certname}/"),
         ("node facts", f"/nodes/{some.certname}/facts/"),
         ("node resources", f"/nodes/{some.certname}/resources/"),
@@ -107,7 +119,8 @@ def main() -> None:
         ("reports, failed", "/reports/?status=failed"),
         ("reports, one node, 7 days", f"/reports/?node={mid}&since={since}"),
         ("reports, noop, 7 days", f"/reports/?noop=yes&since={since}"),
-        ("reports, page 2", None),
+        ("reports, page 2", lambda: next_of("/reports/")),
+        ("reports, page 3 then previous (before=)", lambda: prev_of(next_of(next_of("/reports/")))),
         ("report", f"/reports/{failed.latest_report_id}/"),
         ("facts", "/facts/"),
         ("facts, path search", "/facts/?q=release"),
@@ -116,6 +129,11 @@ def main() -> None:
         ("where applied, resource, as of 10 days ago", f"/where/?type=Cron&title=res1001&at={at}"),
         ("where applied, code_id, one environment", "/where/?code_id=code3&env=production"),
         ("where applied, class on no node", "/where/?class=profile::role10"),
+        ("where applied, class, page 2", lambda: next_of("/where/?class=profile::role1000")),
+        (
+            "where applied, class, page 3 then previous",
+            lambda: prev_of(next_of(next_of("/where/?class=profile::role1000"))),
+        ),
         ("classification", "/classification/"),
         ("classification group", f"/classification/{debian.id}/"),
         ("classification audit log", "/classification/audit/"),
@@ -123,12 +141,14 @@ def main() -> None:
         ("classification members (list fetched after)", f"/classification/{web_group.id}/members/"),
         ("inbox", "/inbox/"),
         ("inbox, dead", "/inbox/?state=dead"),
+        ("inbox, done, page 3 then previous", lambda: prev_of(next_of(next_of("/inbox/?state=done")))),
+        ("tokens", "/tokens/"),
     ]
     results = []
     print(f"UI pages against {nodes} nodes; {args.runs} timed runs each after a warm-up (goal {GOAL_MS} ms)")
     for name, url in pages:
-        if url is None:
-            url = next_of("/nodes/" if name.startswith("nodes") else "/reports/")
+        if callable(url):
+            url = url()
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code, response.content[:500])
         times = []

@@ -235,6 +235,15 @@ UI_RUN_INTERVAL = env_int("RUN_INTERVAL", 1800, minimum=60)
 UI_UNREPORTED_AFTER = env_int("UNREPORTED_AFTER", 7200, minimum=60)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Sign-in throttle (api/signin_throttle.py): failed password sign-ins per user name and per client
+# address (behind TRUSTED_PROXIES: the last X-Forwarded-For hop), kept in PostgreSQL so every web
+# process shares them. A run of failures each within the window of the one before counts; at the
+# limit, sign-ins are refused until the window has passed since enough of the failures.
+# SIGNIN_FAILURE_WINDOW=0 turns the throttle off.
+SIGNIN_MAX_FAILURES_PER_USER = env_int("SIGNIN_MAX_FAILURES_PER_USER", 10, minimum=1)
+SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 30, minimum=1)
+SIGNIN_FAILURE_WINDOW = env_duration("SIGNIN_FAILURE_WINDOW", "15m")
+AUTHENTICATION_BACKENDS = ["api.signin_auth.ThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
 CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
     "task": "stagehand.housekeeping.ui_rollup_runs",
     "schedule": 60.0,

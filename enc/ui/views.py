@@ -23,6 +23,7 @@ from inventory.ui.common import render_page
 
 PREVIEW_LIMIT = 50
 AUDIT_SORT = paging.Sort("id", "id", descending=True)
+AUDIT_PAGE_SIZE = 50
 
 
 class _DryRun(Exception):
@@ -237,26 +238,16 @@ def audit_log(request):
     if actor:
         qs = qs.filter(actor=actor)
     errors = []
-    rows, next_cursor = [], None
-    try:
-        rows, next_cursor = paging.page(qs, AUDIT_SORT, request.GET.get("after"), 50)
-    except paging.BadCursor as exc:
-        errors.append(str(exc))
+    rows, pager = paging.paged(request, qs, AUDIT_SORT, AUDIT_PAGE_SIZE, errors)
     for row in rows:
         row.diff = [
             {"field": f, "before": (row.before or {}).get(f), "after": (row.after or {}).get(f)}
             for f in (row.changed_fields or [])
         ]
-    params = request.GET.copy()
-    params.pop("after", None)
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
     context = {
         "rows": rows,
         "errors": errors,
         "f": request.GET,
-        "next_url": "?" + next_params.urlencode() if next_cursor else None,
-        "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+        "pager": pager,
     }
-    return render_page(request, "enc/audit.html", context, "classification")
+    return render_page(request, "enc/audit.html", context, "classification", status=400 if errors else 200)

@@ -37,19 +37,11 @@ def inbox(request):
     command = request.GET.get("command") or ""
     if command:
         qs = qs.filter(command=command)
-    rows, next_cursor = [], None
+    rows, pager = [], paging.links(request.GET, None)
     if not errors:
         qs = qs.defer("payload")
-        try:
-            rows, next_cursor = paging.page(qs, SORT, request.GET.get("after"), PAGE_SIZE)
-        except paging.BadCursor as exc:
-            errors.append(str(exc))
+        rows, pager = paging.paged(request, qs, SORT, PAGE_SIZE, errors)
     counts = {s: Command.objects.filter(state=s).count() for s in (CommandState.PENDING, CommandState.DEAD)}
-    params = request.GET.copy()
-    params.pop("after", None)
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
     context = {
         "rows": rows,
         "counts": counts,
@@ -57,8 +49,7 @@ def inbox(request):
         "f": request.GET,
         "states": STATES,
         "can_replay": has_role(request.user, "editor"),
-        "next_url": "?" + next_params.urlencode() if next_cursor else None,
-        "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+        "pager": pager,
         "back": request.get_full_path(),
     }
     return render_page(request, "ingest/inbox.html", context, "inbox", status=400 if errors else 200)

@@ -228,6 +228,7 @@ def node_catalogs(request, certname):
 
 
 EVENT_SORT = paging.Sort("report_timestamp", "id", descending=True, nullable=False)
+EVENT_PAGE_SIZE = 100
 
 
 @ui_view()
@@ -242,16 +243,7 @@ def node_events(request, certname):
     if resource_type:
         qs = qs.filter(resource_type=resource_type)
     errors = []
-    rows, next_cursor = [], None
-    try:
-        rows, next_cursor = paging.page(qs, EVENT_SORT, request.GET.get("after"), 100)
-    except paging.BadCursor as exc:
-        errors.append(str(exc))
-    params = request.GET.copy()
-    params.pop("after", None)
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
+    rows, pager = paging.paged(request, qs, EVENT_SORT, EVENT_PAGE_SIZE, errors)
     return _page(
         request,
         node,
@@ -263,7 +255,6 @@ def node_events(request, certname):
             "f": request.GET,
             "statuses": ResourceEvent.Status.values,
             "errors": errors,
-            "next_url": "?" + next_params.urlencode() if next_cursor else None,
-            "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+            "pager": pager,
         },
     )

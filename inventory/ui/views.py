@@ -196,7 +196,7 @@ def nodes(request):
     sort = NODE_SORTS.get(sort_key) or NODE_SORTS["certname"]
     if request.GET.get("format") == "csv":
         return _nodes_csv(qs, sort)
-    rows, next_cursor = [], None
+    rows, pager = [], paging.links(request.GET, None)
     total = 0
     total_capped = False
     if not errors:
@@ -214,10 +214,7 @@ def nodes(request):
             "latest_catalog_code_id",
             "report_environment__name",
         )
-        try:
-            rows, next_cursor = paging.page(qs, sort, request.GET.get("after"), PAGE_SIZE)
-        except paging.BadCursor as exc:
-            errors.append(str(exc))
+        rows, pager = paging.paged(request, qs, sort, PAGE_SIZE, errors)
         if request.GET.get("fact"):
             # Fact conditions are re-checked on every matching factset: count at most COUNT_CAP.
             total = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
@@ -226,7 +223,8 @@ def nodes(request):
         else:
             total = qs.order_by().count()
     params = request.GET.copy()
-    params.pop("after", None)
+    for key in paging.CURSOR_PARAMS:
+        params.pop(key, None)
     columns = [
         ("certname", "Node"),
         ("status", "Status"),
@@ -251,9 +249,6 @@ def nodes(request):
         )
     csv_params = params.copy()
     csv_params["format"] = "csv"
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
     context = {
         "rows": rows,
         "total": total,
@@ -264,8 +259,7 @@ def nodes(request):
         "statuses": [(s, STATUS_LABELS[s]) for s in STATUSES],
         "environments": Environment.objects.only("name"),
         "f": request.GET,
-        "next_url": "?" + next_params.urlencode() if next_cursor else None,
-        "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+        "pager": pager,
         "csv_url": "?" + csv_params.urlencode(),
         "cutoff": unreported_cutoff(),
         "page_size": PAGE_SIZE,

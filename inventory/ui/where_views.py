@@ -51,11 +51,25 @@ def _count(f, at, env) -> int | None:
     return qs.count()
 
 
+def _cursor(token: str | None) -> list | None:
+    if not token:
+        return None
+    try:
+        certname, catalog_id = paging.decode(token)
+        return [str(certname), int(catalog_id)]
+    except (paging.BadCursor, ValueError, TypeError) as exc:
+        raise paging.BadCursor(paging.BAD_CURSOR) from exc
+
+
+def _row_cursor(row: dict) -> str:
+    return paging.encode([row["certname"], row["catalog"]["id"]])
+
+
 @ui_view()
 def where_applied(request):
     f = request.GET
     errors = []
-    rows, next_cursor, total = [], None, None
+    rows, result, total = [], None, None
     asked = any(f.get(k) for k in ("class", "type", "title", "code_id", "catalog_uuid"))
     at = during = None
     try:
@@ -70,19 +84,19 @@ def where_applied(request):
             else:
                 during = (since, until)
     env = Environment.objects.filter(name=f.get("env")).first() if f.get("env") else None
-    after = None
-    if f.get("after"):
-        try:
-            certname, catalog_id = paging.decode(f["after"])
-            after = Cursor(str(certname), int(catalog_id))
-        except (paging.BadCursor, ValueError, TypeError):
-            errors.append("the page cursor is not valid; start again from the first page")
+    after = before = None
+    try:
+        after, before = _cursor(f.get("after")), _cursor(f.get("before"))
+    except paging.BadCursor as exc:
+        errors.append(str(exc))
     if asked and not errors:
         # Counted first (indexed); when nothing matches, the row query (which walks nodes in
         # certname order expecting matches) is skipped.
         total = _count(f, at, env) if during is None else None
     if asked and not errors and total != 0:
-        try:
+
+        def fetch(values, backwards: bool, limit: int) -> list[dict]:
+            cursor = Cursor(*values) if values else None
             found = find(
                 class_name=f.get("class") or None,
                 resource_type=f.get("type") or None,
@@ -92,24 +106,21 @@ def where_applied(request):
                 environment=f.get("env") or None,
                 at=at,
                 during=during,
-                limit=PAGE_SIZE + 1,
-                after=after,
+                limit=limit,
+                after=None if backwards else cursor,
+                before=cursor if backwards else None,
             )
+            return found[::-1] if backwards else found  # walk order: nearest to the cursor first
+
+        try:
+            result = paging.seek(fetch, _row_cursor, PAGE_SIZE, after=after, before=before)
         except QueryError as exc:
             errors.append(str(exc))
         else:
-            rows = found[:PAGE_SIZE]
-            if len(found) > PAGE_SIZE:
-                last = rows[-1]
-                next_cursor = paging.encode([last["certname"], last["catalog"]["id"]])
+            rows = result.rows
             ids = _report_ids(rows)
             for row in rows:
                 row["report_id"] = ids.get(row["report"]["hash"]) if row["report"] else None
-    params = f.copy()
-    params.pop("after", None)
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
     context = {
         "f": f,
         "asked": asked,
@@ -119,7 +130,6 @@ def where_applied(request):
         "total": total,
         "errors": errors,
         "environments": Environment.objects.only("name"),
-        "next_url": "?" + next_params.urlencode() if next_cursor else None,
-        "first_url": "?" + params.urlencode() if f.get("after") else None,
+        "pager": paging.links(f, result),
     }
     return render_page(request, "inventory/where_applied.html", context, "where", status=400 if errors else 200)

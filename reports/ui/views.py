@@ -51,7 +51,7 @@ def report_list(request):
     if certname:
         node = Node.objects.filter(certname=certname).only("id").first()
         qs = qs.filter(node_id=node.id if node else -1)
-    rows, next_cursor = [], None
+    rows, pager = [], paging.links(request.GET, None)
     if not errors:
         qs = qs.only(
             "id",
@@ -69,18 +69,10 @@ def report_list(request):
             "configuration_version",
             "puppet_version",
         )
-        try:
-            rows, next_cursor = paging.page(qs, REPORT_SORT, request.GET.get("after"), PAGE_SIZE)
-        except paging.BadCursor as exc:
-            errors.append(str(exc))
+        rows, pager = paging.paged(request, qs, REPORT_SORT, PAGE_SIZE, errors)
     env_names = dict(Environment.objects.values_list("id", "name"))
     for row in rows:
         row.environment_name = env_names.get(row.environment_id, "")
-    params = request.GET.copy()
-    params.pop("after", None)
-    next_params = params.copy()
-    if next_cursor:
-        next_params["after"] = next_cursor
     context = {
         "rows": rows,
         "errors": errors,
@@ -91,8 +83,7 @@ def report_list(request):
         "until_value": until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") if request.GET.get("until") else "",
         "statuses": ReportStatus.values,
         "environments": sorted(env_names.values()),
-        "next_url": "?" + next_params.urlencode() if next_cursor else None,
-        "first_url": "?" + params.urlencode() if request.GET.get("after") else None,
+        "pager": pager,
     }
     return render_page(request, "reports/report_list.html", context, "reports", status=400 if errors else 200)
 

@@ -29,16 +29,28 @@ CHROMIUM_ARGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 
-@pytest.fixture
-def web(tmp_path, artifacts_dir, transactional_db):
-    env = service_env(tmp_path)
+def _web(tmp_path, artifacts_dir, **env_overrides):
+    env = service_env(tmp_path, **env_overrides)
     subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), "collectstatic", "--noinput", "-v", "0"],
         env=dict(env, DJANGO_SETTINGS_MODULE="config.settings.web"),
         check=True,
         cwd=BASE_DIR,
     )
-    process = start_service("web", env, artifacts_dir)
+    return start_service("web", env, artifacts_dir)
+
+
+@pytest.fixture
+def web(tmp_path, artifacts_dir, transactional_db):
+    process = _web(tmp_path, artifacts_dir)
+    with running(process):
+        yield process
+
+
+@pytest.fixture
+def web_strict_signin(tmp_path, artifacts_dir, transactional_db):
+    """A web process that locks a user name out after 3 failed sign-ins."""
+    process = _web(tmp_path, artifacts_dir, SIGNIN_MAX_FAILURES_PER_USER="3", SIGNIN_FAILURE_WINDOW="15m")
     with running(process):
         yield process
 
@@ -265,3 +277,76 @@ def test_edit_group_with_live_preview(web, fleet_and_users, browser, artifacts_d
     assert "eddie" in page.locator("main table").inner_text()
     page.screenshot(path=str(artifacts_dir / "04-audit.png"), full_page=True)
     assert not errors, errors
+
+
+def test_node_list_forward_and_back(web, fleet_and_users, browser, artifacts_dir):
+    from playwright.sync_api import expect
+
+    # 6 active nodes in the fleet + 110 here: three pages of 50 (50, 50, 16).
+    _in_thread(lambda: [ui_fleet.node(f"extra{i:03d}.example.com") for i in range(110)])
+    page, errors = _page(browser, web, artifacts_dir)
+    _login(page)
+    page.goto("/nodes/?sort=-certname&inactive=1")
+    pager = page.get_by_role("navigation", name="Pages of nodes")
+    rows = page.locator("table tbody tr td:first-child")
+
+    def names():
+        return rows.all_inner_texts()
+
+    def disabled(name):
+        return pager.get_by_role("link", name=name).get_attribute("aria-disabled") == "true"
+
+    first = names()
+    assert len(first) == 50 and first == sorted(first, reverse=True)
+    assert disabled("‹ Previous") and disabled("« First page") and not disabled("Next ›")
+    page.screenshot(path=str(artifacts_dir / "01-nodes-page-1.png"), full_page=True)
+    pager.get_by_role("link", name="Next ›").click()
+    page.wait_for_url("**/nodes/?*after=*")
+    second = names()
+    assert len(second) == 50 and second[0] < first[-1]
+    second_url = page.url
+    pager.get_by_role("link", name="Next ›").click()
+    page.wait_for_url(lambda url: "after=" in url and url != second_url)
+    expect(rows).to_have_count(17)  # 16 + the deactivated node (inactive=1 kept in the links)
+    assert "sort=-certname" in page.url and "inactive=1" in page.url
+    assert disabled("Next ›") and not disabled("‹ Previous")
+    page.screenshot(path=str(artifacts_dir / "02-nodes-last-page.png"), full_page=True)
+    pager.get_by_role("link", name="‹ Previous").click()
+    page.wait_for_url("**/nodes/?*before=*")
+    assert names() == second
+    pager.get_by_role("link", name="‹ Previous").click()
+    page.wait_for_load_state()
+    assert names() == first
+    assert disabled("‹ Previous") and disabled("« First page")
+    page.screenshot(path=str(artifacts_dir / "03-nodes-back-to-page-1.png"), full_page=True)
+    # "First page" from a later page, filters kept.
+    pager.get_by_role("link", name="Next ›").click()
+    page.wait_for_url("**/nodes/?*after=*")
+    pager.get_by_role("link", name="« First page").click()
+    page.wait_for_url(lambda url: "after=" not in url and "before=" not in url and "sort=-certname" in url)
+    assert names() == first
+    assert not errors, errors
+
+
+def test_locked_out_sign_in(web_strict_signin, fleet_and_users, browser, artifacts_dir):
+    page, errors = _page(browser, web_strict_signin, artifacts_dir)
+    page.goto("/accounts/login/")
+    for attempt in range(3):
+        page.get_by_label("Username").fill("vera")
+        page.get_by_label("Password").fill(f"wrong-{attempt}")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+    alert = page.get_by_role("alert")
+    assert "Too many failed sign-ins for this user name. Try again in 15 minutes" in alert.inner_text()
+    page.screenshot(path=str(artifacts_dir / "01-locked-out.png"), full_page=True)
+    # The right password is refused while the lockout lasts.
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill("pw-vera-secret")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert "/accounts/login/" in page.url and "Too many failed sign-ins" in page.get_by_role("alert").inner_text()
+    page.screenshot(path=str(artifacts_dir / "02-still-locked-out.png"), full_page=True)
+    assert web_strict_signin.log().count("sign-in locked out") == 1
+    # Another user from the same browser signs in (only vera's user name is locked).
+    _login(page, "eddie")
+    assert [e for e in errors if "429" not in e] == [], errors

@@ -36,6 +36,9 @@ def test_each_settings_module_loads(service, tmp_path):
         ("WEB_PORT", "http", "must be an integer"),
         ("SECRET_KEY", "short", "at least 32 characters"),
         ("DEBUG", "perhaps", "must be one of"),
+        ("SIGNIN_MAX_FAILURES_PER_USER", "many", "must be an integer"),
+        ("SIGNIN_MAX_FAILURES_PER_IP", "0", "must be at least 1"),
+        ("SIGNIN_FAILURE_WINDOW", "soon", "not a duration"),
     ],
 )
 def test_bad_configuration_stops_the_process(variable, value, fragment, tmp_path):

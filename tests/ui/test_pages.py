@@ -111,7 +111,7 @@ def test_node_list_keyset_pages_cover_every_node_once(viewer_client, db, django_
         while url:
             page = _get(viewer_client, django_assert_max_num_queries, "nodes", url)
             seen += [n.certname for n in page.context["rows"]]
-            url = page.context["next_url"] and "/nodes/" + page.context["next_url"]
+            url = page.context["pager"].next_url and "/nodes/" + page.context["pager"].next_url
         assert len(seen) == 120 and len(set(seen)) == 120, sort
     bad = viewer_client.get("/nodes/?after=garbage!")
     assert bad.status_code == 400 and b"cursor is not valid" in bad.content
@@ -274,7 +274,7 @@ def test_report_list_filters_and_keyset(viewer_client, fleet, django_assert_max_
     while url:
         page = _get(viewer_client, django_assert_max_num_queries, "reports", url)
         seen += [r.id for r in page.context["rows"]]
-        url = page.context["next_url"] and "/reports/" + page.context["next_url"]
+        url = page.context["pager"].next_url and "/reports/" + page.context["pager"].next_url
     assert len(seen) == len(set(seen)) == 31
     assert viewer_client.get("/reports/?since=yesterday").status_code == 400
     assert viewer_client.get("/reports/?since=2020-01-01").status_code == 400  # range too long
@@ -434,6 +434,6 @@ def test_where_applied_keyset_pages(viewer_client, fleet, monkeypatch):
         page = viewer_client.get(url)
         assert page.status_code == 200
         seen += [r["certname"] for r in page.context["rows"]]
-        url = page.context["next_url"] and "/where/" + page.context["next_url"]
+        url = page.context["pager"].next_url and "/where/" + page.context["pager"].next_url
     assert seen == sorted(seen) and len(seen) == 5 and len(set(seen)) == 5
     assert viewer_client.get("/where/?code_id=c0ffee2&after=bogus").status_code == 400
