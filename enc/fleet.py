@@ -484,8 +484,8 @@ def check_change(old: resolver.Snapshot, new: resolver.Snapshot, changed_id: str
         )
         groups_before = {node_id: set(ids) for node_id, ids in cursor.fetchall()}
         cursor.execute(
-            f"SELECT n.id, n.certname, {_ACTIVE} FROM inventory_node n JOIN enc_fleet_ids i ON i.node_id = n.id"
-        )  # noqa: S608
+            f"SELECT n.id, n.certname, {_ACTIVE} FROM inventory_node n JOIN enc_fleet_ids i ON i.node_id = n.id"  # noqa: S608
+        )
         nodes = {node_id: (certname, active) for node_id, certname, active in cursor.fetchall()}
 
         after: dict[int, set] = {}

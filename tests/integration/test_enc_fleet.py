@@ -370,3 +370,20 @@ def test_unknown_group_and_bad_cursor(fleet_groups):
     with pytest.raises(service.NotFound):
         service.members("not-a-uuid")
     assert service.members(fleet_groups["web"].id, after="zzz")["nodes"] == []
+
+
+@pytest.mark.django_db
+def test_members_api_pages_with_keyset_cursor(fleet_groups):
+    from tests.integration.enc_fixtures import api_client
+
+    client = api_client(["read"])
+    url = f"/api/v1/groups/{fleet_groups['prod'].id}/nodes/"
+    expected = all_members(fleet_groups["prod"].id)[1]
+    pages, after = [], ""
+    while after is not None:
+        body = client.get(url, {"limit": 2, "after": after}).json()
+        assert body["count"] == len(expected) and len(body["nodes"]) <= 2
+        pages.extend(body["nodes"])
+        after = body["next_after"]
+    assert pages == expected
+    assert client.get("/api/v1/groups/not-a-uuid/nodes/").status_code == 404
