@@ -244,10 +244,9 @@ def _recompute_nodes(cursor, snapshot: resolver.Snapshot, state: State, node_ids
 
 def _sync_locked(cursor, snapshot: resolver.Snapshot, state: State) -> State:
     """With the fleet state row locked: make FleetNode and Membership current for ``snapshot``
-    and the stored facts. The dirty log entries read here are deleted by id (not by range):
-    an entry committed meanwhile stays for the next sync, and the facts are read by later
-    statements, so they are at least as new as every entry read."""
-    cursor.execute("SELECT id, node_id FROM enc_fleetdirty")
+    and the stored facts. The facts are read by statements after the dirty entries, so they are
+    at least as new as every entry read; an entry written after it was read stays."""
+    cursor.execute("SELECT node_id, seq FROM enc_fleetdirty")
     entries = cursor.fetchall()
     needed = snapshot_paths(snapshot)
     if state.key != snapshot.key or not covers(state.paths, needed):
@@ -260,12 +259,18 @@ def _sync_locked(cursor, snapshot: resolver.Snapshot, state: State) -> State:
         cursor.execute("ANALYZE enc_fleetnode")
         cursor.execute("ANALYZE enc_membership")
     elif entries:
-        node_ids = sorted({node_id for _, node_id in entries})
+        node_ids = sorted(node_id for node_id, _ in entries)
         cursor.execute("DELETE FROM enc_fleetnode WHERE node_id = ANY(%s)", [node_ids])
         _store_projection(cursor, state.paths, node_ids)  # only the nodes that still exist
         _recompute_nodes(cursor, snapshot, state, node_ids)
     if entries:
-        cursor.execute("DELETE FROM enc_fleetdirty WHERE id = ANY(%s)", [[i for i, _ in entries]])
+        # Only entries not rewritten since they were read (a writer's upsert locks the row, so
+        # this waits for a concurrent writer and then keeps its entry).
+        cursor.execute(
+            "DELETE FROM enc_fleetdirty d USING unnest(%s::bigint[], %s::bigint[]) AS r(node_id, seq) "
+            "WHERE d.node_id = r.node_id AND d.seq = r.seq",
+            [[n for n, _ in entries], [q for _, q in entries]],
+        )
     return state
 
 

@@ -105,12 +105,14 @@ class FleetNode(models.Model):
 
 
 class FleetDirty(models.Model):
-    """Append-only log of nodes whose facts, certname or existence changed since ``FleetNode``
-    was computed, written by database triggers on ``inventory_factset`` and ``inventory_node``
-    (migration 0004) whatever code writes them; ``enc.fleet.sync`` consumes it."""
+    """Nodes whose facts, certname or existence changed since ``FleetNode`` was computed, at most
+    one row per node, written by database triggers on ``inventory_factset`` and
+    ``inventory_node`` (migration 0003) whatever code writes them. ``seq`` changes on every write
+    (an upsert, which also locks the row), so ``enc.fleet.sync`` deletes only the entries it has
+    processed: an entry rewritten meanwhile stays for the next sync."""
 
-    id = models.BigAutoField(primary_key=True)
-    node_id = models.BigIntegerField()
+    node_id = models.BigIntegerField(primary_key=True)
+    seq = models.BigIntegerField()
 
 
 class Membership(models.Model):

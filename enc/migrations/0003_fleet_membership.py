@@ -5,25 +5,30 @@ from django.db import migrations, models
 # Every write of a node's facts, a new or deleted node, a renamed certname: log the node id, so
 # the precomputed membership (enc.fleet) is brought up to date before it is next read.
 TRIGGERS = """
+CREATE SEQUENCE enc_fleetdirty_seq;
+CREATE FUNCTION enc_fleet_dirty(node bigint) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO enc_fleetdirty (node_id, seq) VALUES (node, nextval('enc_fleetdirty_seq'))
+    ON CONFLICT (node_id) DO UPDATE SET seq = excluded.seq
+$$;
 CREATE FUNCTION enc_fleet_dirty_factset() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO enc_fleetdirty (node_id) VALUES (OLD.node_id);
+        PERFORM enc_fleet_dirty(OLD.node_id);
         RETURN OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND OLD.node_id <> NEW.node_id THEN
-        INSERT INTO enc_fleetdirty (node_id) VALUES (OLD.node_id);
+        PERFORM enc_fleet_dirty(OLD.node_id);
     END IF;
-    INSERT INTO enc_fleetdirty (node_id) VALUES (NEW.node_id);
+    PERFORM enc_fleet_dirty(NEW.node_id);
     RETURN NEW;
 END $$;
 CREATE FUNCTION enc_fleet_dirty_node() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO enc_fleetdirty (node_id) VALUES (OLD.id);
+        PERFORM enc_fleet_dirty(OLD.id);
         RETURN OLD;
     END IF;
-    INSERT INTO enc_fleetdirty (node_id) VALUES (NEW.id);
+    PERFORM enc_fleet_dirty(NEW.id);
     RETURN NEW;
 END $$;
 CREATE TRIGGER enc_fleet_factset_dirty AFTER INSERT OR DELETE OR UPDATE OF stable, volatile, node_id
@@ -36,6 +41,8 @@ DROP TRIGGER IF EXISTS enc_fleet_factset_dirty ON inventory_factset;
 DROP TRIGGER IF EXISTS enc_fleet_node_dirty ON inventory_node;
 DROP FUNCTION IF EXISTS enc_fleet_dirty_factset();
 DROP FUNCTION IF EXISTS enc_fleet_dirty_node();
+DROP FUNCTION IF EXISTS enc_fleet_dirty(bigint);
+DROP SEQUENCE IF EXISTS enc_fleetdirty_seq;
 """
 
 
@@ -49,8 +56,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="FleetDirty",
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("node_id", models.BigIntegerField()),
+                ("node_id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("seq", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(

@@ -387,3 +387,24 @@ def test_members_api_pages_with_keyset_cursor(fleet_groups):
         after = body["next_after"]
     assert pages == expected
     assert client.get("/api/v1/groups/not-a-uuid/nodes/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_facts_written_during_a_refresh_are_picked_up_by_the_next(fleet_groups, monkeypatch):
+    assert_members_exact()
+    Factset.objects.filter(node__certname="db03.example.com").update(stable={"env": "prod"})
+    recompute = fleet._recompute_nodes
+
+    def write_meanwhile(*args, **kwargs):
+        recompute(*args, **kwargs)
+        # a write after the refresh read its entries and the facts: its entry must stay
+        Factset.objects.filter(node__certname="db03.example.com").update(stable={"env": "dev"})
+
+    monkeypatch.setattr(fleet, "_recompute_nodes", write_meanwhile)
+    fleet.sync()
+    monkeypatch.setattr(fleet, "_recompute_nodes", recompute)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM enc_fleetdirty")
+        assert cursor.fetchone()[0] == 1
+    assert_members_exact()
+    assert "db03.example.com" not in all_members(fleet_groups["prod"].id)[1]
