@@ -350,16 +350,17 @@ def preview(rule: Any, parent_id: Any, pinned: list, limit: int) -> dict:
     with connection.cursor() as cursor:
         if matcher is None:
             cursor.execute(
-                f"SELECT n.certname FROM inventory_node n {inside} WHERE {_ACTIVE} AND n.certname = ANY(%s)",  # noqa: S608
+                f"SELECT n.certname FROM inventory_node n {inside} WHERE {_ACTIVE} AND n.certname = ANY(%s) "  # noqa: S608
+                "ORDER BY n.certname",
                 [*params, sorted(pinned_set)],
             )
-            matched = sorted(r[0] for r in cursor.fetchall())
+            matched = [r[0] for r in cursor.fetchall()]
         else:
             if covers(state.paths, needed):
                 projection = Projection(state.paths, needed)
                 statement = (
                     f"SELECT n.certname, p.vals::text FROM inventory_node n "  # noqa: S608
-                    f"JOIN enc_fleetnode p ON p.node_id = n.id {inside} WHERE {_ACTIVE}"
+                    f"JOIN enc_fleetnode p ON p.node_id = n.id {inside} WHERE {_ACTIVE} ORDER BY n.certname"
                 )
             else:
                 # A path no stored rule reads: extract it from the facts (slower: reads every
@@ -367,7 +368,10 @@ def preview(rule: Any, parent_id: Any, pinned: list, limit: int) -> dict:
                 paths = minimal(needed)
                 projection = Projection(paths)
                 values, extra = _expressions(paths)
-                statement = f"SELECT n.certname, {values}::text FROM inventory_node n {_DOC} {inside} WHERE {_ACTIVE}"  # noqa: S608
+                statement = (
+                    f"SELECT n.certname, {values}::text FROM inventory_node n {_DOC} {inside} "  # noqa: S608
+                    f"WHERE {_ACTIVE} ORDER BY n.certname"
+                )
                 params = [*extra, *params]
             with connection.chunked_cursor() as chunked:
                 chunked.execute(statement, params)
@@ -379,7 +383,6 @@ def preview(rule: Any, parent_id: Any, pinned: list, limit: int) -> dict:
                         facts, trusted = projection.docs(orjson.loads(vals))
                         if matcher(certname, facts, trusted):
                             matched.append(certname)
-            matched.sort()
     return {
         "count": len(matched),
         "nodes": matched[:limit],
@@ -489,9 +492,10 @@ def check_change(old: resolver.Snapshot, new: resolver.Snapshot, changed_id: str
         )
         groups_before = {node_id: set(ids) for node_id, ids in cursor.fetchall()}
         cursor.execute(
-            f"SELECT n.id, n.certname, {_ACTIVE} FROM inventory_node n JOIN enc_fleet_ids i ON i.node_id = n.id"  # noqa: S608
+            f"SELECT n.id, n.certname, {_ACTIVE} FROM inventory_node n JOIN enc_fleet_ids i ON i.node_id = n.id "  # noqa: S608
+            "ORDER BY n.certname"
         )
-        nodes = {node_id: (certname, active) for node_id, certname, active in cursor.fetchall()}
+        nodes = {node_id: (certname, active) for node_id, certname, active in cursor.fetchall()}  # certname order
 
         after: dict[int, set] = {}
         if _same_members(old_group, new_group):
@@ -530,8 +534,7 @@ def check_change(old: resolver.Snapshot, new: resolver.Snapshot, changed_id: str
         return resolved[key]
 
     affected = []
-    for node_id in sorted(affected_ids, key=lambda i: nodes.get(i, ("", False))[0]):
-        certname, active = nodes.get(node_id, ("", False))
+    for node_id, (certname, active) in nodes.items():
         if not active:
             continue
         fresh_after = conflicts(new, new_order, after[node_id])
