@@ -408,3 +408,18 @@ def test_facts_written_during_a_refresh_are_picked_up_by_the_next(fleet_groups, 
         assert cursor.fetchone()[0] == 1
     assert_members_exact()
     assert "db03.example.com" not in all_members(fleet_groups["prod"].id)[1]
+
+
+@pytest.mark.django_db
+def test_housekeeping_task_folds_changed_facts_in(fleet_groups, settings):
+    from enc import tasks
+
+    assert "stagehand.housekeeping.enc_fleet_sync" in settings.CELERY_BEAT_SCHEDULE
+    assert_members_exact()
+    Factset.objects.filter(node__certname="db03.example.com").update(stable={"env": "dev"})
+    tasks.enc_fleet_sync.apply()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM enc_fleetdirty")
+        assert cursor.fetchone()[0] == 0
+    assert "db03.example.com" not in all_members(fleet_groups["prod"].id)[1]
+    assert_members_exact()
