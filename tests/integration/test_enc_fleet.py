@@ -285,6 +285,14 @@ def service_conflicts(apply) -> list:
         return exc.affected
 
 
+def _delete(group):
+    def orm():
+        NodeGroup.objects.filter(id=group.id).delete()
+        return str(group.id)
+
+    return orm, lambda: service.delete_group(group.id, actor="test")
+
+
 def _update(group, **fields):
     def orm():
         NodeGroup.objects.filter(id=group.id).update(**fields)
@@ -311,6 +319,9 @@ def test_save_time_conflicts_match_full_factset_check(fleet_groups):
         _update(g["pinned only"], pinned=["web01.example.com"], variables={"tier": "x"}),
         # environment groups on two branches
         _update(g["prod"], environment="production", environment_trumps=True),
+        # the root (every node is in it)
+        _update(NodeGroup.objects.get(id=ROOT_ID), variables={"tier": "root"}, classes={"nginx": {"workers": 0}}),
+        _delete(g["big web"]),
     ]
     refused = 0
     for orm, real in changes:
