@@ -187,13 +187,21 @@ class GroupRules(_Scoped):
         return Response(body)
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    responses=OpenApiTypes.OBJECT,
+    parameters=[
+        OpenApiParameter("limit", int, description="page size (1-10000, default 1000)"),
+        OpenApiParameter("after", str, description="keyset cursor: the next_after of the previous page"),
+    ],
+)
 class GroupMembers(_Scoped):
-    """Known (active) nodes in the group now."""
+    """Known (active) nodes in the group now, in certname order: ``count`` (all of them),
+    ``nodes`` (one page), ``next_after`` (pass as ``?after=`` for the next page; null on the
+    last), ``version`` (the classification version the list is for)."""
 
     def get(self, request, pk):
         try:
-            return Response(service.members(pk, limit=_limit(request)))
+            return Response(service.members(pk, limit=_limit(request), after=request.query_params.get("after")))
         except service.NotFound as exc:
             return _not_found(exc)
 

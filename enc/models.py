@@ -79,3 +79,49 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["group_id", "-id"], name="enc_audit_group_idx")]
+
+
+# --- fleet-wide evaluation (enc.fleet): precomputed membership for the management API and UI ---
+# The ENC process never reads these tables: classification evaluates rules on the request's facts.
+
+
+class FleetState(models.Model):
+    """One row (id 1): which classification (version, changed) the membership table holds and
+    which fact paths ``FleetNode.vals`` holds (in that order). Writers lock this row."""
+
+    id = models.SmallIntegerField(primary_key=True, default=STATE_ID)
+    version = models.BigIntegerField(null=True)
+    changed = models.DateTimeField(null=True)
+    paths = models.JSONField(default=list, help_text='[["fact", "os", "family"], ["trusted", "extensions", ...]]')
+
+
+class FleetNode(models.Model):
+    """Per node: the values at ``FleetState.paths`` (the fact paths the rules read), in order.
+    No foreign key: the inventory deletes nodes with set-based SQL; ``FleetDirty`` reports it."""
+
+    node_id = models.BigIntegerField(primary_key=True)
+    certname = models.TextField()
+    vals = models.JSONField()
+
+
+class FleetDirty(models.Model):
+    """Nodes whose facts, certname or existence changed since ``FleetNode`` was computed, at most
+    one row per node, written by database triggers on ``inventory_factset`` and
+    ``inventory_node`` (migration 0003) whatever code writes them. ``seq`` changes on every write
+    (an upsert, which also locks the row), so ``enc.fleet.sync`` deletes only the entries it has
+    processed: an entry rewritten meanwhile stays for the next sync."""
+
+    node_id = models.BigIntegerField(primary_key=True)
+    seq = models.BigIntegerField()
+
+
+class Membership(models.Model):
+    """A node (any, active or not) in a non-root group, as of ``FleetState.version``."""
+
+    pk = models.CompositePrimaryKey("group_id", "certname", "node_id")
+    group_id = models.UUIDField()
+    certname = models.TextField()
+    node_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["node_id"], name="enc_membership_node_idx")]

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from enc import resolver, rules, store
+from enc import fleet, resolver, rules, store
 from enc.models import ROOT_ID, STATE_ID, AuditEntry, ClassificationState, NodeGroup
 
 CLASS_RE = re.compile(r"^(::)?[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)*$")
@@ -210,9 +210,9 @@ def _check_and_commit(
         new = store.load_snapshot()
     except resolver.SnapshotError as exc:
         raise InvalidGroup({"parent": [str(exc)]}) from None
-    keys_old, keys_new = store.snapshot_fact_keys(old), store.snapshot_fact_keys(new)
-    keys = tuple(sorted(set(keys_old) | set(keys_new)))
-    affected = resolver.new_conflicts(old, new, store.known_nodes(keys), {changed_id})
+    # Only the nodes in the changed group before or after are evaluated, on the fact paths the
+    # rules read (enc.fleet); the same pass moves the group's precomputed membership.
+    affected = fleet.check_change(old, new, changed_id)
     if affected:
         names = [a["certname"] for a in affected]
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
@@ -222,6 +222,7 @@ def _check_and_commit(
         )
     state.version += 1
     state.save(update_fields=["version", "changed"])
+    fleet.commit(state.version, state.changed)
     changed = sorted(k for k in EDITABLE if (before or {}).get(k) != (after or {}).get(k))
     AuditEntry.objects.create(
         version=state.version,
@@ -385,42 +386,24 @@ def rule_with_inherited(group_id) -> Any:
 
 
 def preview(rule: Any, *, parent_id=None, pinned: list | None = None, limit: int = 1000) -> dict:
-    """Which known (active) nodes a rule would hold now, inside ``parent_id`` if given."""
-    matcher = rules.compile_rule(rule) if rule is not None else None
-    snapshot = store.load_snapshot()
-    parent = None
+    """Which known (active) nodes a rule (or the pinned certnames) would hold now, inside
+    ``parent_id`` if given. Raises NotFound for an unknown parent, ValueError for a bad id."""
+    if rule is not None:
+        rules.compile_rule(rule)  # RuleError (a ValueError) before touching the database
     if parent_id is not None:
-        parent = snapshot.groups.get(str(parent_id))
-        if parent is None:
+        parent_id = uuid.UUID(str(parent_id))
+        if not NodeGroup.objects.filter(id=parent_id).exists():
             raise NotFound(f"no group with id {parent_id}")
-    keys = set(store.snapshot_fact_keys(snapshot)) if parent is not None else set()
-    for f in rules.fields(rule):
-        if f != "name":
-            keys.add("trusted" if f[0] == "trusted" else str(f[1]))
-    pinned_set = set(pinned or ())
-    names = []
-    total = 0
-    for certname, facts, trusted in store.known_nodes(tuple(sorted(keys))):
-        if parent is not None and not resolver.member_of(snapshot, parent, certname, facts, trusted):
-            continue
-        if certname in pinned_set or (matcher is not None and matcher(certname, facts, trusted)):
-            total += 1
-            if len(names) < limit:
-                names.append(certname)
-    return {"count": total, "nodes": names, "truncated": total > len(names), "version": snapshot.version}
+    return fleet.preview(rule, parent_id, list(pinned or ()), limit)
 
 
-def members(group_id, limit: int = 1000) -> dict:
-    snapshot = store.load_snapshot()
-    group = snapshot.groups.get(str(group_id))
-    if group is None:
+def members(group_id, limit: int = 1000, after: str | None = None) -> dict:
+    """Known (active) nodes in the group now: ``count`` and one page of certnames in order,
+    after ``after``; ``next_after`` is the cursor of the next page (None on the last)."""
+    try:
+        group_id = uuid.UUID(str(group_id))
+    except ValueError:
+        raise NotFound(f"no group with id {group_id}") from None
+    if not NodeGroup.objects.filter(id=group_id).exists():
         raise NotFound(f"no group with id {group_id}")
-    keys = store.snapshot_fact_keys(snapshot)
-    names = []
-    total = 0
-    for certname, facts, trusted in store.known_nodes(keys):
-        if resolver.member_of(snapshot, group, certname, facts, trusted):
-            total += 1
-            if len(names) < limit:
-                names.append(certname)
-    return {"count": total, "nodes": names, "truncated": total > len(names), "version": snapshot.version}
+    return fleet.members(group_id, after=after, limit=limit)

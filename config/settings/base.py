@@ -248,6 +248,15 @@ CELERY_BEAT_SCHEDULE["stagehand.housekeeping.ui_rollup_runs"] = {
     "task": "stagehand.housekeeping.ui_rollup_runs",
     "schedule": 60.0,
 }
+# Fold changed facts into the ENC's precomputed group membership (enc/fleet.py; 0 disables:
+# members pages and previews then catch up themselves, which is slower after many changes).
+ENC_FLEET_SYNC_INTERVAL = env_int("ENC_FLEET_SYNC_INTERVAL", 30, minimum=0)
+if ENC_FLEET_SYNC_INTERVAL:
+    CELERY_BEAT_SCHEDULE["stagehand.housekeeping.enc_fleet_sync"] = {
+        "task": "stagehand.housekeeping.enc_fleet_sync",
+        "schedule": float(ENC_FLEET_SYNC_INTERVAL),
+        "options": {"expires": float(ENC_FLEET_SYNC_INTERVAL)},
+    }
 
 # --- ops: lifecycle and retention (inventory/retention.py; docs/operations.md) ----------------
 # Durations like 7d, 12h, 30m; 0 disables. PuppetDB's defaults for the first three.

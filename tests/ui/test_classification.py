@@ -8,7 +8,7 @@ import pytest
 from enc import service
 from enc.models import ROOT_ID, AuditEntry, NodeGroup
 
-BUDGET = {"tree": 6, "group": 8, "audit": 6}
+BUDGET = {"tree": 6, "group": 8, "audit": 6, "members": 10}
 
 
 @pytest.fixture
@@ -56,8 +56,11 @@ def test_group_tree_and_group_page(viewer_client, groups, django_assert_max_num_
         page = viewer_client.get(f"/classification/{groups['debian'].id}/")
     assert page.status_code == 200 and b"a.pool" in page.content
     assert page.context["translated"] is not None  # the rule as a PuppetDB query
-    shell = viewer_client.get(f"/classification/{groups['web'].id}/members/")
-    assert shell.status_code == 200 and b"data-fragment-url" in shell.content
+    viewer_client.get(f"/classification/{groups['web'].id}/members/")  # first read builds the membership
+    with django_assert_max_num_queries(BUDGET["members"]):
+        page = viewer_client.get(f"/classification/{groups['web'].id}/members/")
+    assert page.status_code == 200 and b"web01.example.com" in page.content  # rendered with the page
+    assert page.context["result"]["count"] == 2
     members = viewer_client.get(f"/classification/{groups['web'].id}/members/list/")
     assert members.context["result"]["nodes"] == ["web01.example.com", "web02.example.com"]
     assert b"<html" not in members.content
@@ -162,6 +165,24 @@ def test_live_preview_fragment(editor_client, groups):
     assert b"db02.example.com" in response.content and b"<html" not in response.content
     response = editor_client.post("/classification/preview/", {"rule": '["==", "name", "x"]', "parent": str(ROOT_ID)})
     assert b'class="error"' in response.content
+
+
+@pytest.mark.django_db
+def test_members_pages_with_keyset_cursor(viewer_client, groups, monkeypatch, django_assert_max_num_queries):
+    from enc.ui import views
+
+    monkeypatch.setattr(views, "MEMBERS_PAGE", 2)
+    root = f"/classification/{ROOT_ID}/members/"
+    first = viewer_client.get(root)
+    result = first.context["result"]
+    assert result["nodes"] == ["app01.example.com", "db01.example.com"] and result["count"] > 2
+    assert first.context["next_url"] == "?after=db01.example.com" and b'rel="next"' in first.content
+    with django_assert_max_num_queries(BUDGET["members"]):
+        second = viewer_client.get(root + first.context["next_url"])
+    assert second.context["result"]["nodes"][0] > "db01.example.com"
+    assert second.context["first_url"] == "?"
+    last = viewer_client.get(root + "?after=zzz")
+    assert last.context["result"]["nodes"] == [] and b"No more nodes." in last.content
 
 
 @pytest.mark.django_db
