@@ -9,7 +9,6 @@ MVCC snapshot), so an answer always comes from exactly one committed version.
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from psycopg import sql
 from config.db import retry_if_disconnected
 from enc.models import STATE_ID
 from enc.resolver import Snapshot, compile_snapshot
+from inventory.storage.facts import facts_hash
 
 # Above this many distinct top-level facts in the rules, fetch whole fact documents instead.
 MAX_SUBSET_KEYS = 40
@@ -159,23 +159,44 @@ class Lookup:
     token_id: int | None  # the API token whose hash was given, when usable
     token_scopes: list | None
     token_last_used: datetime | None
+    # Identity of the stored fact document: changes with every write of the factset row (its
+    # ``xmin``, the writing transaction) and with its content (``hash``); None without facts.
+    facts_identity: str | None = None
+    facts_hash: str | None = None  # the stored document's sha1 (``Factset.hash``)
+    facts_skipped: bool = False  # the caller already knew these facts (``known``): not read
 
 
 _LOOKUP_SQL: dict = {}
 
+# The stored facts' identity: the row version. Every UPDATE/INSERT of the row, whoever writes it
+# and however (ORM, raw SQL, ingest), makes a new row version with the writer's transaction id
+# (``xmin``) at a new place (``ctid``); a row version cannot be pruned while its writer runs, so
+# the pair is unique (also for several updates in one transaction), and the content hash guards
+# against a transaction id reused after wraparound.
+_IDENTITY = "f.xmin::text || ':' || f.ctid::text || ':' || f.hash"
+
 
 def _lookup_sql(keys: tuple | None, conn) -> str:
     """The lookup statement for ``keys``, built once per key set with the fact names as SQL
-    literals (so the statement has only three parameters and is prepared server-side)."""
+    literals (so the statement has only its six parameters and is prepared server-side).
+
+    The fact document is read (detoasted, merged, cut to ``keys``) only when the caller does not
+    already hold it: when (version, changed, facts identity) differ from the ``known`` ones."""
     text = _LOOKUP_SQL.get(keys)
     if text is not None:
         return text
-    doc_join = sql.SQL(_DOC_JOIN)
+    doc_join = sql.SQL(
+        "LEFT JOIN LATERAL (SELECT f.stable || f.volatile AS doc "
+        "WHERE (s.version, s.changed, {identity}) IS DISTINCT FROM (%(known_version)s::bigint, %(known_changed)s::timestamptz, %(known_identity)s::text) "
+        "OFFSET 0) d ON TRUE"
+    ).format(identity=sql.SQL(_IDENTITY))
+    skipped = sql.SQL("f.node_id IS NOT NULL AND d.doc IS NULL")
     if keys is None or len(keys) > MAX_SUBSET_KEYS:
         facts = sql.SQL("d.doc::text")
     elif not keys:
-        # No facts needed (a POST): do not read the fact document at all.
+        # No facts needed (a POST that brings its own): do not read the fact document at all.
         facts = sql.SQL("NULL::text")
+        skipped = sql.SQL("FALSE")
         doc_join = sql.SQL("")
     else:
         pairs = sql.SQL(", ").join(sql.SQL("{}, d.doc -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keys)
@@ -185,18 +206,27 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     tokens, users = _token_tables()
     statement = sql.SQL(
         """
-        SELECT s.version, s.changed, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes, tok.last_used
+        SELECT s.version, s.changed, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes, tok.last_used,
+               {identity}, f.hash, {skipped}
         FROM enc_classificationstate s
-        LEFT JOIN inventory_node n ON n.certname = %s
+        LEFT JOIN inventory_node n ON n.certname = %(certname)s
+        LEFT JOIN inventory_factset f ON f.node_id = n.id
         {doc_join}
         LEFT JOIN LATERAL (
             SELECT t.id, t.scopes, t.last_used FROM {tokens} t JOIN {users} u ON u.id = t.user_id
-            WHERE t.key_hash = %s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
+            WHERE t.key_hash = %(token_hash)s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
               AND u.is_active
         ) tok ON TRUE
-        WHERE s.id = %s
+        WHERE s.id = %(state)s
         """
-    ).format(facts=facts, doc_join=doc_join, tokens=sql.Identifier(tokens), users=sql.Identifier(users))
+    ).format(
+        facts=facts,
+        identity=sql.SQL(_IDENTITY),
+        skipped=skipped,
+        doc_join=doc_join,
+        tokens=sql.Identifier(tokens),
+        users=sql.Identifier(users),
+    )
     text = statement.as_string(conn)
     if len(_LOOKUP_SQL) > 64:
         _LOOKUP_SQL.clear()
@@ -204,10 +234,13 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     return text
 
 
-def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> Lookup:
-    """ONE statement for the ENC request path: the classification version, the node's facts
-    (``keys`` only) and, when ``token_hash`` is given, the usable API token with that hash.
-    Server-side bound and prepared (psycopg ``prepare=True``): no parse or plan per request."""
+def lookup(certname: str, keys: tuple | None, token_hash: str | None = None, known: tuple | None = None) -> Lookup:
+    """ONE statement for the ENC request path: the classification version, the identity of the
+    node's stored facts and the facts themselves (``keys`` only) and, when ``token_hash`` is given,
+    the usable API token with that hash. ``known`` is ``((version, changed), facts identity)``
+    the caller holds the facts of: when both are still current the fact document is not read
+    (``facts_skipped``). Server-side bound and prepared (psycopg ``prepare=True``)."""
+    (known_version, known_changed), known_identity = known if known is not None else ((None, None), None)
 
     def run():
         connection.ensure_connection()
@@ -215,14 +248,26 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> 
         with connection.wrap_database_errors:
             cursor = psycopg.Cursor(conn)
             try:
-                cursor.execute(_lookup_sql(keys, conn), [certname, token_hash, STATE_ID], prepare=True)
+                cursor.execute(
+                    _lookup_sql(keys, conn),
+                    {
+                        "known_version": known_version,
+                        "known_changed": known_changed,
+                        "known_identity": known_identity,
+                        "certname": certname,
+                        "token_hash": token_hash,
+                        "state": STATE_ID,
+                    },
+                    prepare=True,
+                )
                 return cursor.fetchone()
             finally:
                 cursor.close()
 
     # No per-request health check on this path (it would cost a round trip): a connection the
     # server dropped fails here once and is replaced.
-    version, changed, facts, producer_ts, token_id, scopes, last_used = retry_if_disconnected(run)
+    row = retry_if_disconnected(run)
+    version, changed, facts, producer_ts, token_id, scopes, last_used, identity, digest, skipped = row
     return Lookup(
         key=(version, changed),
         facts=orjson.loads(facts) if facts is not None else None,
@@ -230,6 +275,9 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> 
         token_id=token_id,
         token_scopes=scopes,
         token_last_used=last_used,
+        facts_identity=identity,
+        facts_hash=digest,
+        facts_skipped=bool(skipped),
     )
 
 
@@ -286,10 +334,6 @@ def stored_trusted(certname: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def facts_hash(document: dict) -> str:
-    return hashlib.sha1(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()  # noqa: S324
-
-
 def store_facts(
     certname: str,
     facts: dict,
@@ -297,11 +341,15 @@ def store_facts(
     producer_timestamp: datetime,
     environment: str | None,
     producer: str | None = None,
+    stored_hash: str | None = None,
 ) -> bool:
     """Store ``facts`` as the node's facts if they are newer than the stored ones (by producer
     timestamp). Keeps the Node/Factset contract: the whole document goes to ``stable`` with an
     empty ``volatile`` (a key in exactly one of the two), the node's ``facts_*`` columns follow,
-    ``paths_hash`` is cleared so the next ingest refreshes FactPath. Returns whether it stored."""
+    ``paths_hash`` is cleared so the next ingest refreshes FactPath. When the document is the one
+    already stored (``stored_hash``, the hash the caller saw, still matches under the node's
+    lock) only the timestamps, environment and producer are updated: the document is not
+    rewritten. Returns whether it stored."""
     from inventory.models import Environment, Factset, Node, Producer
 
     now = timezone.now()
@@ -322,27 +370,16 @@ def store_facts(
         if producer:
             prod, _ = Producer.objects.get_or_create(name=producer)
         digest = facts_hash(facts)
-        updated = Factset.objects.filter(node=node).update(
-            environment=env,
-            producer=prod,
-            timestamp=now,
-            producer_timestamp=producer_timestamp,
-            hash=digest,
-            stable=facts,
-            volatile={},
-            paths_hash="",
-        )
+        stamps = {"environment": env, "producer": prod, "timestamp": now, "producer_timestamp": producer_timestamp}
+        document = {"hash": digest, "stable": facts, "volatile": {}}
+        updated = 0
+        if stored_hash is not None and stored_hash == digest:
+            # Still the same document under the lock: move the timestamps only.
+            updated = Factset.objects.filter(node=node, hash=digest).update(**stamps)
         if not updated:
-            Factset.objects.create(
-                node=node,
-                environment=env,
-                producer=prod,
-                timestamp=now,
-                producer_timestamp=producer_timestamp,
-                hash=digest,
-                stable=facts,
-                volatile={},
-            )
+            updated = Factset.objects.filter(node=node).update(**stamps, **document, paths_hash="")
+        if not updated:
+            Factset.objects.create(node=node, **stamps, **document)
         node.facts_timestamp = now
         node.facts_producer_timestamp = producer_timestamp
         node.facts_environment = env
