@@ -28,7 +28,7 @@ from inventory.storage.facts import facts_hash
 MAX_SUBSET_KEYS = 40
 
 _GROUPS_SQL = """
-SELECT s.version, s.changed, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
+SELECT s.version, s.changed::text, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
        g.variables::text, g.environment, g.environment_trumps
 FROM enc_classificationstate s LEFT JOIN enc_nodegroup g ON TRUE
 WHERE s.id = %s
@@ -64,10 +64,11 @@ def load_snapshot() -> Snapshot:
 
 
 def current_key() -> tuple:
-    """(version, changed): the cache key. The timestamp guards against a version number being
-    reused (a database restored from a backup, a rolled-back test transaction)."""
+    """(version, changed): the cache key. The timestamp (as text: exact, and cheaper to read on
+    every request than a datetime) guards against a version number being reused (a database
+    restored from a backup, a rolled-back test transaction)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version, changed FROM enc_classificationstate WHERE id = %s", [STATE_ID])
+        cursor.execute("SELECT version, changed::text FROM enc_classificationstate WHERE id = %s", [STATE_ID])
         return tuple(cursor.fetchone())
 
 
@@ -158,7 +159,7 @@ class Lookup:
     producer_timestamp: datetime | None  # of the stored facts
     token_id: int | None  # the API token whose hash was given, when usable
     token_scopes: list | None
-    token_last_used: datetime | None
+    token_touch_due: bool  # its last use was recorded more than a minute ago (or never)
     # Identity of the stored fact document: changes with every write of the factset row (its
     # ``xmin``, the writing transaction) and with its content (``hash``); None without facts.
     facts_identity: str | None = None
@@ -187,7 +188,8 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
         return text
     doc_join = sql.SQL(
         "LEFT JOIN LATERAL (SELECT f.stable || f.volatile AS doc "
-        "WHERE (s.version, s.changed, {identity}) IS DISTINCT FROM (%(known_version)s::bigint, %(known_changed)s::timestamptz, %(known_identity)s::text) "
+        "WHERE (s.version, s.changed::text, {identity}) "
+        "IS DISTINCT FROM (%(known_version)s::bigint, %(known_changed)s::text, %(known_identity)s::text) "
         "OFFSET 0) d ON TRUE"
     ).format(identity=sql.SQL(_IDENTITY))
     skipped = sql.SQL("f.node_id IS NOT NULL AND d.doc IS NULL")
@@ -206,7 +208,8 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     tokens, users = _token_tables()
     statement = sql.SQL(
         """
-        SELECT s.version, s.changed, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes, tok.last_used,
+        SELECT s.version, s.changed::text, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes,
+               tok.last_used IS NULL OR tok.last_used < now() - interval '60 seconds',
                {identity}, f.hash, {skipped}
         FROM enc_classificationstate s
         LEFT JOIN inventory_node n ON n.certname = %(certname)s
@@ -267,14 +270,14 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None, kno
     # No per-request health check on this path (it would cost a round trip): a connection the
     # server dropped fails here once and is replaced.
     row = retry_if_disconnected(run)
-    version, changed, facts, producer_ts, token_id, scopes, last_used, identity, digest, skipped = row
+    version, changed, facts, producer_ts, token_id, scopes, touch_due, identity, digest, skipped = row
     return Lookup(
         key=(version, changed),
         facts=orjson.loads(facts) if facts is not None else None,
         producer_timestamp=producer_ts,
         token_id=token_id,
         token_scopes=scopes,
-        token_last_used=last_used,
+        token_touch_due=bool(touch_due),
         facts_identity=identity,
         facts_hash=digest,
         facts_skipped=bool(skipped),

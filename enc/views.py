@@ -75,8 +75,7 @@ def _token_problem(request, raw: str, found: store.Lookup) -> HttpResponse | Non
             return access
         request.stagehand_access = access
         return _policy_problem(request)
-    last = found.token_last_used
-    if last is None or (timezone.now() - last).total_seconds() > 60:
+    if found.token_touch_due:
         store.touch_token(found.token_id)
     return None
 

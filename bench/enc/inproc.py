@@ -25,7 +25,7 @@ from pathlib import Path
 
 BASE = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE))
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.enc"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.enc")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
 
