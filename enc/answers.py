@@ -12,7 +12,7 @@ trusted facts the rules read), so an answer can be reused exactly as long as tho
 
 Both live on the ``Snapshot`` they were computed with, so a new version starts empty and an answer
 never mixes versions; the version itself is still read from PostgreSQL on every request. Each
-mapping holds at most ``limit`` nodes (oldest first out).
+mapping holds at most ``limit`` nodes (oldest first out; 0 keeps none).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class Stored:
 
 
 def _remember(mapping: dict, certname: str, value: Any, limit: int) -> None:
+    if limit <= 0:
+        return  # keeping no answers (ENC_ANSWER_CACHE_NODES=0): every request is classified anew
     while len(mapping) >= limit:
         try:
             mapping.pop(next(iter(mapping)), None)

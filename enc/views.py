@@ -34,6 +34,8 @@ log = logging.getLogger("stagehand.enc")
 
 CERTNAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,255}$")
 VERSION_HEADER = "X-Stagehand-Classification-Version"
+# Whether this process answered from an answer it already had for this node (enc.answers).
+CACHE_HEADER = "X-Stagehand-Answer-Cache"
 
 
 def _response(body: bytes, content_type: str, status: int = 200) -> HttpResponse:
@@ -184,7 +186,8 @@ def classify(request, certname: str):
         if problem is not None:
             return problem
         result = entry.result
-        if result is None:
+        hit = result is not None
+        if not hit:
             facts = entry.facts or {}
             result = entry.result = resolver.classify_memo(snapshot, certname, facts, _trusted_of(facts))
     else:
@@ -233,7 +236,8 @@ def classify(request, certname: str):
             )
         digest = answers.posted_digest(snapshot, facts, trusted)
         result = answers.posted(snapshot, certname, digest)
-        if result is None:
+        hit = result is not None
+        if not hit:
             result = resolver.classify_memo(snapshot, certname, facts, trusted)
             answers.remember_posted(snapshot, certname, digest, result, _cache_limit())
 
@@ -248,6 +252,7 @@ def classify(request, certname: str):
             body = result.rendered[fmt] = render.RENDERERS[fmt](result.as_enc())
         response = _response(body, render.CONTENT_TYPES[fmt])
     response[VERSION_HEADER] = str(snapshot.version)
+    response[CACHE_HEADER] = "hit" if hit else "miss"
     return response
 
 

@@ -285,8 +285,9 @@ def test_a_change_of_stored_facts_is_seen_by_the_very_next_get(client, auth, gro
     """The per-node answer is keyed by the stored fact row's version: any write (here the ORM, in
     the same transaction, the fixture's hash left as it was) is seen at once."""
     make_node("deb2.example", {"os": {"family": "Debian"}})
-    assert "ntp" in yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
-    assert "ntp" in yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
+    first, second = (get(client, "/enc/v1/nodes/deb2.example", auth) for _ in range(2))
+    assert first.content == second.content and "ntp" in yaml.safe_load(second.content)["classes"]
+    assert (first["X-Stagehand-Answer-Cache"], second["X-Stagehand-Answer-Cache"]) == ("miss", "hit")
     for family, expected in [("RedHat", False), ("Debian", True), ("RedHat", False)]:
         Factset.objects.filter(node__certname="deb2.example").update(stable={"os": {"family": family}})
         classes = yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
