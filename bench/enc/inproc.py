@@ -2,12 +2,14 @@
 server, no load generator), one thread, against the seeded benchmark database.
 
     DATABASE_URL=postgresql://.../stagehand_enc_bench .venv/bin/python bench/enc/inproc.py \\
-        [--requests 3000] [--method GET|POST] [--cold] [--profile 25]
+        [--requests 3000] [--method GET|POST] [--cold] [--newer-facts] [--profile 25]
 
 Prints the enc process's CPU ms per request (``time.process_time``) and its PostgreSQL backend's
 (psutil on ``pg_backend_pid()``): CPU time, so it does not depend much on what else the machine
 runs. ``--cold`` bumps the classification version before the timed loop (every node asked once
-is then a miss); without it every node is asked once before timing (warm). ``--profile N``
+is then a miss); without it every node is asked once before timing (warm). ``--newer-facts``
+gives every POST a new producer timestamp, so each one also stores its facts (an agent run's
+first request; the seeded body's timestamp is old, so by default nothing is stored). ``--profile N``
 prints the N most expensive functions (cProfile, cumulative) instead of only the totals.
 """
 
@@ -21,6 +23,7 @@ import pstats
 import random
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parents[2]
@@ -29,6 +32,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.enc")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
 
+import orjson  # noqa: E402
 import psutil  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
@@ -86,6 +90,7 @@ def main() -> None:
     parser.add_argument("--method", choices=["GET", "POST"], default="GET")
     parser.add_argument("--nodes", type=int, default=50_000)
     parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--newer-facts", action="store_true")
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--token-file", default="/tmp/stagehand-enc-bench.token")
     parser.add_argument("--body-file", default="/tmp/stagehand-enc-bench-body.json")
@@ -102,6 +107,14 @@ def main() -> None:
     else:
         for name in names:
             call(args.method, name, token, body)
+    bodies = [body] * len(names)
+    if args.newer_facts:
+        data = orjson.loads(body)
+        start = datetime.now(UTC)
+        bodies = []
+        for i in range(len(names)):
+            data["producer_timestamp"] = (start + timedelta(milliseconds=i)).isoformat()
+            bodies.append(orjson.dumps(data))
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = psutil.Process(cursor.fetchone()[0])
@@ -110,15 +123,16 @@ def main() -> None:
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    for name in names:
-        call(args.method, name, token, body)
+    for name, data in zip(names, bodies, strict=True):
+        call(args.method, name, token, data)
     if profiler:
         profiler.disable()
     app = (time.process_time() - cpu_before) / len(names) * 1000
     wall = (time.perf_counter() - wall_before) / len(names) * 1000
     pg = (sum(backend.cpu_times()[:2]) - pg_before) / len(names) * 1000
     print(
-        f"RESULT inproc method={args.method} {'cold' if args.cold else 'warm'} requests={len(names)} "
+        f"RESULT inproc method={args.method} {'cold' if args.cold else 'warm'}"
+        f"{' newer-facts' if args.newer_facts else ''} requests={len(names)} "
         f"app_cpu_ms={app:.3f} postgres_cpu_ms={pg:.3f} total_cpu_ms={app + pg:.3f} wall_ms={wall:.3f} "
         f"load={' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
