@@ -349,46 +349,57 @@ def store_facts(
     """Store ``facts`` as the node's facts if they are newer than the stored ones (by producer
     timestamp). Keeps the Node/Factset contract: the whole document goes to ``stable`` with an
     empty ``volatile`` (a key in exactly one of the two), the node's ``facts_*`` columns follow,
-    ``paths_hash`` is cleared so the next ingest refreshes FactPath. When the document is the one
-    already stored (``stored_hash``, the hash the caller saw, still matches under the node's
-    lock) only the timestamps, environment and producer are updated: the document is not
-    rewritten. Returns whether it stored."""
-    from inventory.models import Environment, Factset, Node, Producer
+    ``paths_hash`` is cleared so the next ingest refreshes FactPath, packages are left alone, a
+    deactivated or expired node is reactivated. When the document is the one already stored
+    (``stored_hash``, the hash the caller saw, still matches under the node's lock) only the
+    timestamps, environment and producer are updated: the document is not rewritten. Set-based
+    SQL with the ingest's node helpers (row lock, cached environment/producer ids) and orjson.
+    Returns whether it stored."""
+    from inventory.storage import nodes
 
-    now = timezone.now()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
+    digest = facts_hash(facts)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            node = nodes.lock_node(cursor, certname)
+            if node.facts_producer_timestamp is not None and node.facts_producer_timestamp >= producer_timestamp:
+                return False
+            now = timezone.now()
+            stamps = [
+                nodes.environment_id(cursor, environment or None),
+                nodes.producer_id(cursor, producer or None),
+                now,
+                producer_timestamp,
+            ]
+            updated = 0
+            if stored_hash is not None and stored_hash == digest:
+                cursor.execute(
+                    "UPDATE inventory_factset SET environment_id = %s, producer_id = %s, timestamp = %s, "
+                    "producer_timestamp = %s WHERE node_id = %s AND hash = %s",
+                    [*stamps, node.id, digest],
+                )
+                updated = cursor.rowcount
+            if not updated:
+                document = orjson.dumps(facts).decode()
+                cursor.execute(
+                    "UPDATE inventory_factset SET environment_id = %s, producer_id = %s, timestamp = %s, "
+                    "producer_timestamp = %s, hash = %s, stable = %s::jsonb, volatile = '{}'::jsonb, paths_hash = '' "
+                    "WHERE node_id = %s",
+                    [*stamps, digest, document, node.id],
+                )
+                if not cursor.rowcount:
+                    cursor.execute(
+                        "INSERT INTO inventory_factset (node_id, environment_id, producer_id, timestamp, "
+                        "producer_timestamp, hash, stable, volatile, paths_hash, package_hash, package_ids) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, '{}'::jsonb, '', '', '{}')",
+                        [node.id, *stamps, digest, document],
+                    )
             cursor.execute(
-                "INSERT INTO inventory_node (certname, created, expires_facts) VALUES (%s, %s, TRUE) "
-                "ON CONFLICT (certname) DO NOTHING",
-                [certname, now],
+                "UPDATE inventory_node SET facts_timestamp = %s, facts_producer_timestamp = %s, "
+                "facts_environment_id = %s, deactivated = NULL, expired = NULL WHERE id = %s",
+                [now, producer_timestamp, stamps[0], node.id],
             )
-        node = Node.objects.select_for_update().get(certname=certname)
-        if node.facts_producer_timestamp is not None and node.facts_producer_timestamp >= producer_timestamp:
-            return False
-        env = None
-        if environment:
-            env, _ = Environment.objects.get_or_create(name=environment)
-        prod = None
-        if producer:
-            prod, _ = Producer.objects.get_or_create(name=producer)
-        digest = facts_hash(facts)
-        stamps = {"environment": env, "producer": prod, "timestamp": now, "producer_timestamp": producer_timestamp}
-        document = {"hash": digest, "stable": facts, "volatile": {}}
-        updated = 0
-        if stored_hash is not None and stored_hash == digest:
-            # Still the same document under the lock: move the timestamps only.
-            updated = Factset.objects.filter(node=node, hash=digest).update(**stamps)
-        if not updated:
-            updated = Factset.objects.filter(node=node).update(**stamps, **document, paths_hash="")
-        if not updated:
-            Factset.objects.create(node=node, **stamps, **document)
-        node.facts_timestamp = now
-        node.facts_producer_timestamp = producer_timestamp
-        node.facts_environment = env
-        node.deactivated = None
-        node.expired = None
-        node.save(
-            update_fields=["facts_timestamp", "facts_producer_timestamp", "facts_environment", "deactivated", "expired"]
-        )
+            transaction.on_commit(nodes.commit_caches)
+    except BaseException:
+        nodes.discard_caches()
+        raise
     return True

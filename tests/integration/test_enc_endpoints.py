@@ -369,8 +369,10 @@ def test_identical_newer_facts_only_move_the_timestamps(client, auth, groups):
     assert factset.paths_hash == "refreshed" and factset.facts == {**facts, "trusted": trusted}
     assert factset.producer_timestamp == datetime(2026, 1, 2, tzinfo=UTC)
     assert Node.objects.get(certname="same.example").facts_producer_timestamp == datetime(2026, 1, 2, tzinfo=UTC)
-    # Different facts are stored whole.
+    # Different facts are stored whole, and reactivate a deactivated node.
+    Node.objects.filter(certname="same.example").update(deactivated=datetime(2026, 1, 2, 12, tzinfo=UTC))
     facts["uptime"] = 6
     post("2026-01-03T00:00:00Z")
     factset = Factset.objects.get(node__certname="same.example")
-    assert factset.paths_hash == "" and factset.facts["uptime"] == 6
+    assert factset.paths_hash == "" and factset.facts["uptime"] == 6 and factset.volatile == {}
+    assert Node.objects.get(certname="same.example").deactivated is None
