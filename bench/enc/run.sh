@@ -13,7 +13,8 @@
 # request reads the node's facts and evaluates the rules, as right after a classification change),
 # GENERATOR_PROCESSES (openloop.py processes), NODES (ask only bench-00000 .. NODES-1: a working
 # set small enough for the warm-up to put every node in every worker's cache), WARMUP (seconds of
-# wrk before each measured method).
+# wrk before each measured method), CLOSED_LOOP_METHODS ("GET POST"; "" skips wrk), MIXED_RATES
+# (total rates for GET and POST open-loop clients running at the same time, half each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${1:-20}"
@@ -45,7 +46,7 @@ echo "# nodes: $(psql "$DATABASE_URL" -Atc "select count(*) from inventory_node"
 echo "# web process: $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${WEB_PORT:-8080}/healthz || true) (000 = not running); enc /readyz:"
 curl -s "http://127.0.0.1:$PORT/readyz"; echo
 
-for METHOD in GET POST; do
+for METHOD in ${CLOSED_LOOP_METHODS-GET POST}; do
   ENC_METHOD=$METHOD wrk -t2 -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/enc/enc.lua "http://127.0.0.1:$PORT" >/dev/null
   .venv/bin/python bench/enc/cpu.py snapshot "$SERVER" "$DB_NAME" >/tmp/enc-cpu-before.json
   OUT="$(ENC_METHOD=$METHOD wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/enc/enc.lua "http://127.0.0.1:$PORT" | grep '^RESULT')"
@@ -65,5 +66,21 @@ for METHOD in GET POST; do
     .venv/bin/python bench/enc/cpu.py diff /tmp/enc-cpu-before.json /tmp/enc-cpu-after.json \
       "$(echo "$OUT" | sed 's/.* requests=\([0-9]*\).*/\1/')"
   done
+done
+for RATE in ${MIXED_RATES:-}; do
+  .venv/bin/python bench/enc/cpu.py snapshot "$SERVER" "$DB_NAME" >/tmp/enc-cpu-before.json
+  PIDS=()
+  for METHOD in GET POST; do
+    .venv/bin/python bench/enc/openloop.py --url "http://127.0.0.1:$PORT" --rate "$((RATE / 2))" --duration "$DURATION" \
+      --connections "$((CONNECTIONS / 2))" --processes 1 --method "$METHOD" --nodes "$NODES" \
+      --token-file "${TOKEN_FILE:-/tmp/stagehand-enc-bench.token}" --body-file "$BODY_FILE" >"/tmp/enc-mixed-$METHOD.out" &
+    PIDS+=($!)
+  done
+  wait "${PIDS[@]}"
+  .venv/bin/python bench/enc/cpu.py snapshot "$SERVER" "$DB_NAME" >/tmp/enc-cpu-after.json
+  echo "# mixed: GET and POST at $((RATE / 2)) req/s each, at the same time"
+  cat /tmp/enc-mixed-GET.out /tmp/enc-mixed-POST.out
+  .venv/bin/python bench/enc/cpu.py diff /tmp/enc-cpu-before.json /tmp/enc-cpu-after.json \
+    "$(cat /tmp/enc-mixed-GET.out /tmp/enc-mixed-POST.out | sed 's/.* requests=\([0-9]*\).*/\1/' | paste -sd+ | bc)"
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
