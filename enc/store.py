@@ -1,7 +1,8 @@
 """Database access for classification: the compiled-snapshot cache, node facts, fact storage.
 
-The ENC request path makes one indexed read per request (``lookup``): the classification version
-and the node's facts in one statement. Compiled groups are cached in process memory keyed by
+The ENC request path makes one indexed read per request (``lookup``, a server-side prepared
+statement): the classification version, the token, the identity of the node's stored facts and,
+only when the caller does not hold them already (``enc.answers``), the facts. Compiled groups are cached in process memory keyed by
 version; a different version reloads the groups and the version together in one statement (one
 MVCC snapshot), so an answer always comes from exactly one committed version.
 """
