@@ -16,7 +16,7 @@ from datetime import datetime
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import NotSupportedError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -268,9 +268,21 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None, kno
             finally:
                 cursor.close()
 
+    def run_prepared():
+        try:
+            return run()
+        except NotSupportedError as exc:
+            # Another connection's migration changed the type of a column this statement returns:
+            # PostgreSQL refuses the prepared plan ("cached plan must not change result type").
+            # Prepare it again on a new connection.
+            if "cached plan must not change result type" not in str(exc) or connection.in_atomic_block:
+                raise
+            connection.close()
+            return run()
+
     # No per-request health check on this path (it would cost a round trip): a connection the
     # server dropped fails here once and is replaced.
-    row = retry_if_disconnected(run)
+    row = retry_if_disconnected(run_prepared)
     version, changed, facts, producer_ts, token_id, scopes, touch_due, identity, digest, skipped = row
     return Lookup(
         key=(version, changed),

@@ -376,3 +376,33 @@ def test_identical_newer_facts_only_move_the_timestamps(client, auth, groups):
     factset = Factset.objects.get(node__certname="same.example")
     assert factset.paths_hash == "" and factset.facts["uptime"] == 6 and factset.volatile == {}
     assert Node.objects.get(certname="same.example").deactivated is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_changing_a_result_type_does_not_break_the_prepared_lookup(groups):
+    """The enc prepares its lookup server-side; another connection's ALTER of a column the lookup
+    returns makes PostgreSQL refuse the prepared plan once: the lookup prepares it again."""
+    import psycopg
+    from django.db import connection
+
+    from enc import store
+    from tests.support.stack import database_url
+
+    make_node("deb4.example", {"os": {"family": "Debian"}})
+    connection.ensure_connection()
+    previous = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = 2**31 - 1  # as config.settings.enc does
+    keys = store.snapshot_fact_keys(store.cache.get(store.current_key()))
+    try:
+        for _ in range(3):
+            assert store.lookup("deb4.example", keys).facts["os"] == {"family": "Debian"}
+        with psycopg.connect(database_url(), autocommit=True) as other:
+            other.execute("ALTER TABLE inventory_factset ALTER COLUMN hash TYPE varchar(100)")
+            try:
+                found = store.lookup("deb4.example", keys)
+                assert found.facts["os"] == {"family": "Debian"} and found.facts_hash == "x"
+            finally:
+                other.execute("ALTER TABLE inventory_factset ALTER COLUMN hash TYPE text")
+    finally:
+        if connection.connection is not None:
+            connection.connection.prepare_threshold = previous
