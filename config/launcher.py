@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from config.env import env_broker, env_database, env_int, env_str
 
     env = dict(os.environ)
-    # The Procfile's commands (gunicorn, celery) come from this virtualenv.
+    # The Procfile's commands (gunicorn, python -m config.enc_server, celery) come from this virtualenv.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("STAGEHAND_VAR_DIR", str(embedded.VAR_DIR))
     embedded.VAR_DIR.mkdir(parents=True, exist_ok=True)

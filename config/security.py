@@ -124,6 +124,8 @@ class Access:
 
 
 def _in(address: str, networks) -> bool:
+    if not networks:
+        return False  # nothing configured: no need to parse the address (every request asks)
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -61,6 +61,9 @@ class Snapshot:
     # Resolved (and rendered) classifications by the tuple of matched group ids: resolution is a
     # pure function of the snapshot and the matched groups, so nodes in the same groups share it.
     memo: dict = field(default_factory=dict)
+    # Per-node answers of this version (enc.answers): certname -> Stored / (digest, Result).
+    stored: dict = field(default_factory=dict)
+    posted: dict = field(default_factory=dict)
 
     def by_name(self, name: str) -> CompiledGroup | None:
         for group in self.groups.values():

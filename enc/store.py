@@ -1,7 +1,8 @@
 """Database access for classification: the compiled-snapshot cache, node facts, fact storage.
 
-The ENC request path makes one indexed read per request (``lookup``): the classification version
-and the node's facts in one statement. Compiled groups are cached in process memory keyed by
+The ENC request path makes one indexed read per request (``lookup``, a server-side prepared
+statement): the classification version, the token, the identity of the node's stored facts and,
+only when the caller does not hold them already (``enc.answers``), the facts. Compiled groups are cached in process memory keyed by
 version; a different version reloads the groups and the version together in one statement (one
 MVCC snapshot), so an answer always comes from exactly one committed version.
 """
@@ -9,26 +10,26 @@ MVCC snapshot), so an answer always comes from exactly one committed version.
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import NotSupportedError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
 from config.db import retry_if_disconnected
 from enc.models import STATE_ID
 from enc.resolver import Snapshot, compile_snapshot
+from inventory.storage.facts import facts_hash
 
 # Above this many distinct top-level facts in the rules, fetch whole fact documents instead.
 MAX_SUBSET_KEYS = 40
 
 _GROUPS_SQL = """
-SELECT s.version, s.changed, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
+SELECT s.version, s.changed::text, g.id::text, g.name, g.parent_id::text, g.rule::text, g.pinned, g.classes::text,
        g.variables::text, g.environment, g.environment_trumps
 FROM enc_classificationstate s LEFT JOIN enc_nodegroup g ON TRUE
 WHERE s.id = %s
@@ -64,10 +65,11 @@ def load_snapshot() -> Snapshot:
 
 
 def current_key() -> tuple:
-    """(version, changed): the cache key. The timestamp guards against a version number being
-    reused (a database restored from a backup, a rolled-back test transaction)."""
+    """(version, changed): the cache key. The timestamp (as text: exact, and cheaper to read on
+    every request than a datetime) guards against a version number being reused (a database
+    restored from a backup, a rolled-back test transaction)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version, changed FROM enc_classificationstate WHERE id = %s", [STATE_ID])
+        cursor.execute("SELECT version, changed::text FROM enc_classificationstate WHERE id = %s", [STATE_ID])
         return tuple(cursor.fetchone())
 
 
@@ -158,24 +160,46 @@ class Lookup:
     producer_timestamp: datetime | None  # of the stored facts
     token_id: int | None  # the API token whose hash was given, when usable
     token_scopes: list | None
-    token_last_used: datetime | None
+    token_touch_due: bool  # its last use was recorded more than a minute ago (or never)
+    # Identity of the stored fact document: changes with every write of the factset row (its
+    # ``xmin``, the writing transaction) and with its content (``hash``); None without facts.
+    facts_identity: str | None = None
+    facts_hash: str | None = None  # the stored document's sha1 (``Factset.hash``)
+    facts_skipped: bool = False  # the caller already knew these facts (``known``): not read
 
 
 _LOOKUP_SQL: dict = {}
 
+# The stored facts' identity: the row version. Every UPDATE/INSERT of the row, whoever writes it
+# and however (ORM, raw SQL, ingest), makes a new row version with the writer's transaction id
+# (``xmin``) at a new place (``ctid``); a row version cannot be pruned while its writer runs, so
+# the pair is unique (also for several updates in one transaction), and the content hash guards
+# against a transaction id reused after wraparound.
+_IDENTITY = "f.xmin::text || ':' || f.ctid::text || ':' || f.hash"
+
 
 def _lookup_sql(keys: tuple | None, conn) -> str:
     """The lookup statement for ``keys``, built once per key set with the fact names as SQL
-    literals (so the statement has only three parameters and is prepared server-side)."""
+    literals (so the statement has only its six parameters and is prepared server-side).
+
+    The fact document is read (detoasted, merged, cut to ``keys``) only when the caller does not
+    already hold it: when (version, changed, facts identity) differ from the ``known`` ones."""
     text = _LOOKUP_SQL.get(keys)
     if text is not None:
         return text
-    doc_join = sql.SQL(_DOC_JOIN)
+    doc_join = sql.SQL(
+        "LEFT JOIN LATERAL (SELECT f.stable || f.volatile AS doc "
+        "WHERE (s.version, s.changed::text, {identity}) "
+        "IS DISTINCT FROM (%(known_version)s::bigint, %(known_changed)s::text, %(known_identity)s::text) "
+        "OFFSET 0) d ON TRUE"
+    ).format(identity=sql.SQL(_IDENTITY))
+    skipped = sql.SQL("f.node_id IS NOT NULL AND d.doc IS NULL")
     if keys is None or len(keys) > MAX_SUBSET_KEYS:
         facts = sql.SQL("d.doc::text")
     elif not keys:
-        # No facts needed (a POST): do not read the fact document at all.
+        # No facts needed (a POST that brings its own): do not read the fact document at all.
         facts = sql.SQL("NULL::text")
+        skipped = sql.SQL("FALSE")
         doc_join = sql.SQL("")
     else:
         pairs = sql.SQL(", ").join(sql.SQL("{}, d.doc -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keys)
@@ -185,18 +209,28 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     tokens, users = _token_tables()
     statement = sql.SQL(
         """
-        SELECT s.version, s.changed, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes, tok.last_used
+        SELECT s.version, s.changed::text, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes,
+               tok.last_used IS NULL OR tok.last_used < now() - interval '60 seconds',
+               {identity}, f.hash, {skipped}
         FROM enc_classificationstate s
-        LEFT JOIN inventory_node n ON n.certname = %s
+        LEFT JOIN inventory_node n ON n.certname = %(certname)s
+        LEFT JOIN inventory_factset f ON f.node_id = n.id
         {doc_join}
         LEFT JOIN LATERAL (
             SELECT t.id, t.scopes, t.last_used FROM {tokens} t JOIN {users} u ON u.id = t.user_id
-            WHERE t.key_hash = %s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
+            WHERE t.key_hash = %(token_hash)s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
               AND u.is_active
         ) tok ON TRUE
-        WHERE s.id = %s
+        WHERE s.id = %(state)s
         """
-    ).format(facts=facts, doc_join=doc_join, tokens=sql.Identifier(tokens), users=sql.Identifier(users))
+    ).format(
+        facts=facts,
+        identity=sql.SQL(_IDENTITY),
+        skipped=skipped,
+        doc_join=doc_join,
+        tokens=sql.Identifier(tokens),
+        users=sql.Identifier(users),
+    )
     text = statement.as_string(conn)
     if len(_LOOKUP_SQL) > 64:
         _LOOKUP_SQL.clear()
@@ -204,10 +238,13 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
     return text
 
 
-def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> Lookup:
-    """ONE statement for the ENC request path: the classification version, the node's facts
-    (``keys`` only) and, when ``token_hash`` is given, the usable API token with that hash.
-    Server-side bound and prepared (psycopg ``prepare=True``): no parse or plan per request."""
+def lookup(certname: str, keys: tuple | None, token_hash: str | None = None, known: tuple | None = None) -> Lookup:
+    """ONE statement for the ENC request path: the classification version, the identity of the
+    node's stored facts and the facts themselves (``keys`` only) and, when ``token_hash`` is given,
+    the usable API token with that hash. ``known`` is ``((version, changed), facts identity)``
+    the caller holds the facts of: when both are still current the fact document is not read
+    (``facts_skipped``). Server-side bound and prepared (psycopg ``prepare=True``)."""
+    (known_version, known_changed), known_identity = known if known is not None else ((None, None), None)
 
     def run():
         connection.ensure_connection()
@@ -215,21 +252,48 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None) -> 
         with connection.wrap_database_errors:
             cursor = psycopg.Cursor(conn)
             try:
-                cursor.execute(_lookup_sql(keys, conn), [certname, token_hash, STATE_ID], prepare=True)
+                cursor.execute(
+                    _lookup_sql(keys, conn),
+                    {
+                        "known_version": known_version,
+                        "known_changed": known_changed,
+                        "known_identity": known_identity,
+                        "certname": certname,
+                        "token_hash": token_hash,
+                        "state": STATE_ID,
+                    },
+                    prepare=True,
+                )
                 return cursor.fetchone()
             finally:
                 cursor.close()
 
+    def run_prepared():
+        try:
+            return run()
+        except NotSupportedError as exc:
+            # Another connection's migration changed the type of a column this statement returns:
+            # PostgreSQL refuses the prepared plan ("cached plan must not change result type").
+            # Prepare it again on a new connection.
+            if "cached plan must not change result type" not in str(exc) or connection.in_atomic_block:
+                raise
+            connection.close()
+            return run()
+
     # No per-request health check on this path (it would cost a round trip): a connection the
     # server dropped fails here once and is replaced.
-    version, changed, facts, producer_ts, token_id, scopes, last_used = retry_if_disconnected(run)
+    row = retry_if_disconnected(run_prepared)
+    version, changed, facts, producer_ts, token_id, scopes, touch_due, identity, digest, skipped = row
     return Lookup(
         key=(version, changed),
         facts=orjson.loads(facts) if facts is not None else None,
         producer_timestamp=producer_ts,
         token_id=token_id,
         token_scopes=scopes,
-        token_last_used=last_used,
+        token_touch_due=bool(touch_due),
+        facts_identity=identity,
+        facts_hash=digest,
+        facts_skipped=bool(skipped),
     )
 
 
@@ -286,10 +350,6 @@ def stored_trusted(certname: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def facts_hash(document: dict) -> str:
-    return hashlib.sha1(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()  # noqa: S324
-
-
 def store_facts(
     certname: str,
     facts: dict,
@@ -297,58 +357,62 @@ def store_facts(
     producer_timestamp: datetime,
     environment: str | None,
     producer: str | None = None,
+    stored_hash: str | None = None,
 ) -> bool:
     """Store ``facts`` as the node's facts if they are newer than the stored ones (by producer
     timestamp). Keeps the Node/Factset contract: the whole document goes to ``stable`` with an
     empty ``volatile`` (a key in exactly one of the two), the node's ``facts_*`` columns follow,
-    ``paths_hash`` is cleared so the next ingest refreshes FactPath. Returns whether it stored."""
-    from inventory.models import Environment, Factset, Node, Producer
+    ``paths_hash`` is cleared so the next ingest refreshes FactPath, packages are left alone, a
+    deactivated or expired node is reactivated. When the document is the one already stored
+    (``stored_hash``, the hash the caller saw, still matches under the node's lock) only the
+    timestamps, environment and producer are updated: the document is not rewritten. Set-based
+    SQL with the ingest's node helpers (row lock, cached environment/producer ids) and orjson.
+    Returns whether it stored."""
+    from inventory.storage import nodes
 
-    now = timezone.now()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
+    digest = facts_hash(facts)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            node = nodes.lock_node(cursor, certname)
+            if node.facts_producer_timestamp is not None and node.facts_producer_timestamp >= producer_timestamp:
+                return False
+            now = timezone.now()
+            stamps = [
+                nodes.environment_id(cursor, environment or None),
+                nodes.producer_id(cursor, producer or None),
+                now,
+                producer_timestamp,
+            ]
+            updated = 0
+            if stored_hash is not None and stored_hash == digest:
+                cursor.execute(
+                    "UPDATE inventory_factset SET environment_id = %s, producer_id = %s, timestamp = %s, "
+                    "producer_timestamp = %s WHERE node_id = %s AND hash = %s",
+                    [*stamps, node.id, digest],
+                )
+                updated = cursor.rowcount
+            if not updated:
+                document = orjson.dumps(facts).decode()
+                cursor.execute(
+                    "UPDATE inventory_factset SET environment_id = %s, producer_id = %s, timestamp = %s, "
+                    "producer_timestamp = %s, hash = %s, stable = %s::jsonb, volatile = '{}'::jsonb, paths_hash = '' "
+                    "WHERE node_id = %s",
+                    [*stamps, digest, document, node.id],
+                )
+                if not cursor.rowcount:
+                    cursor.execute(
+                        "INSERT INTO inventory_factset (node_id, environment_id, producer_id, timestamp, "
+                        "producer_timestamp, hash, stable, volatile, paths_hash, package_hash, package_ids) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, '{}'::jsonb, '', '', '{}')",
+                        [node.id, *stamps, digest, document],
+                    )
             cursor.execute(
-                "INSERT INTO inventory_node (certname, created, expires_facts) VALUES (%s, %s, TRUE) "
-                "ON CONFLICT (certname) DO NOTHING",
-                [certname, now],
+                "UPDATE inventory_node SET facts_timestamp = %s, facts_producer_timestamp = %s, "
+                "facts_environment_id = %s, deactivated = NULL, expired = NULL WHERE id = %s",
+                [now, producer_timestamp, stamps[0], node.id],
             )
-        node = Node.objects.select_for_update().get(certname=certname)
-        if node.facts_producer_timestamp is not None and node.facts_producer_timestamp >= producer_timestamp:
-            return False
-        env = None
-        if environment:
-            env, _ = Environment.objects.get_or_create(name=environment)
-        prod = None
-        if producer:
-            prod, _ = Producer.objects.get_or_create(name=producer)
-        digest = facts_hash(facts)
-        updated = Factset.objects.filter(node=node).update(
-            environment=env,
-            producer=prod,
-            timestamp=now,
-            producer_timestamp=producer_timestamp,
-            hash=digest,
-            stable=facts,
-            volatile={},
-            paths_hash="",
-        )
-        if not updated:
-            Factset.objects.create(
-                node=node,
-                environment=env,
-                producer=prod,
-                timestamp=now,
-                producer_timestamp=producer_timestamp,
-                hash=digest,
-                stable=facts,
-                volatile={},
-            )
-        node.facts_timestamp = now
-        node.facts_producer_timestamp = producer_timestamp
-        node.facts_environment = env
-        node.deactivated = None
-        node.expired = None
-        node.save(
-            update_fields=["facts_timestamp", "facts_producer_timestamp", "facts_environment", "deactivated", "expired"]
-        )
+            transaction.on_commit(nodes.commit_caches)
+    except BaseException:
+        nodes.discard_caches()
+        raise
     return True

@@ -18,6 +18,7 @@ import re
 from datetime import UTC, datetime
 
 import orjson
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -27,12 +28,14 @@ from api.authentication import token_from_headers
 from api.models import hash_token
 from config import metrics  # ops: metrics
 from config.security import policy
-from enc import render, resolver, store
+from enc import answers, render, resolver, store
 
 log = logging.getLogger("stagehand.enc")
 
 CERTNAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,255}$")
 VERSION_HEADER = "X-Stagehand-Classification-Version"
+# Whether this process answered from an answer it already had for this node (enc.answers).
+CACHE_HEADER = "X-Stagehand-Answer-Cache"
 
 
 def _response(body: bytes, content_type: str, status: int = 200) -> HttpResponse:
@@ -74,8 +77,7 @@ def _token_problem(request, raw: str, found: store.Lookup) -> HttpResponse | Non
             return access
         request.stagehand_access = access
         return _policy_problem(request)
-    last = found.token_last_used
-    if last is None or (timezone.now() - last).total_seconds() > 60:
+    if found.token_touch_due:
         store.touch_token(found.token_id)
     return None
 
@@ -128,37 +130,42 @@ def _parse_post(body: bytes) -> dict:
     }
 
 
-def _get_keys(snapshot) -> tuple | None:
-    """A GET needs the stored facts the rules read."""
-    return store.snapshot_fact_keys(snapshot)
-
-
-def _post_keys(trusted_posted: bool):
-    """A POST brings its facts; the stored document is read only for the trusted facts the rules
-    use when the post has none (Puppet's fact cache carries none)."""
-
-    def keys(snapshot) -> tuple:
-        return ("trusted",) if not trusted_posted and (snapshot is None or snapshot.uses_trusted) else ()
-
-    return keys
-
-
-def _lookup(request, certname: str, keys_for):
-    """(snapshot, stored facts or None, stored producer timestamp, auth problem or None) with one
-    statement in the common case (the cached snapshot's version is current)."""
+def _lookup(request, certname: str, need_stored: bool):
+    """(snapshot, stored facts entry or None, lookup, auth problem or None) with one statement in
+    the common case. ``need_stored``: the request needs the node's stored facts (a GET, or a POST
+    without trusted facts when the rules read them); they are read only when this process does
+    not already hold them for the current version (``enc.answers``)."""
     raw = token_from_headers(request.headers)
     cached = store.cache.peek()
-    keys = keys_for(cached)
-    found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None)
+    keys = store.snapshot_fact_keys(cached) if need_stored else ()
+    entry = answers.stored(cached, certname) if need_stored else None
+    known = (cached.key, entry.identity) if entry is not None else None
+    found = store.lookup(certname, keys, hash_token(raw) if raw is not None else None, known)
     problem = _token_problem(request, raw, found) if raw is not None else _policy_problem(request)
     if problem is not None:
         return None, None, None, problem
     snapshot = store.cache.get(found.key)
-    facts = found.facts
-    if snapshot is not cached and keys_for(snapshot) != keys:
-        # New groups read other facts: fetch them (the version is already decided).
-        facts = store.lookup(certname, keys_for(snapshot)).facts
-    return snapshot, facts, found.producer_timestamp, None
+    if not need_stored:
+        return snapshot, None, found, None
+    if found.facts_skipped and snapshot is cached:
+        return snapshot, entry, found, None  # the facts this process holds are still the stored ones
+    facts, identity = found.facts, found.facts_identity
+    if found.facts_skipped or (snapshot is not cached and store.snapshot_fact_keys(snapshot) != keys):
+        # Another version was loaded meanwhile, reading other facts: fetch them (the version is
+        # already decided).
+        again = store.lookup(certname, store.snapshot_fact_keys(snapshot))
+        facts, identity = again.facts, again.facts_identity
+    entry = answers.remember_stored(snapshot, certname, identity, facts, _cache_limit())
+    return snapshot, entry, found, None
+
+
+def _cache_limit() -> int:
+    return getattr(settings, "ENC_ANSWER_CACHE_NODES", answers.DEFAULT_LIMIT)
+
+
+def _trusted_of(facts: dict | None) -> dict:
+    trusted = facts.get("trusted") if facts else None
+    return trusted if isinstance(trusted, dict) else {}
 
 
 @csrf_exempt
@@ -168,19 +175,21 @@ def classify(request, certname: str):
         return _error(405, f"method {request.method} not allowed; use GET or POST")
     if not CERTNAME_RE.match(certname):
         return _error(400, f"invalid certname {certname[:100]!r}: letters, digits, '.', '_', '-' only")
-    fmt = request.GET.get("format", "yaml")
+    fmt = request.GET.get("format", "yaml") if request.META.get("QUERY_STRING") else "yaml"
     if fmt in ("yml",):
         fmt = "yaml"
     if fmt not in render.RENDERERS:
         return _error(400, f"format must be 'yaml' or 'json', got {fmt!r}")
 
     if request.method == "GET":
-        snapshot, facts, _, problem = _lookup(request, certname, _get_keys)
+        snapshot, entry, _, problem = _lookup(request, certname, True)
         if problem is not None:
             return problem
-        facts = facts or {}
-        trusted = facts.get("trusted")
-        trusted = trusted if isinstance(trusted, dict) else {}
+        result = entry.result
+        hit = result is not None
+        if not hit:
+            facts = entry.facts or {}
+            result = entry.result = resolver.classify_memo(snapshot, certname, facts, _trusted_of(facts))
     else:
         try:
             posted = _parse_post(request.body)
@@ -190,19 +199,23 @@ def classify(request, certname: str):
         trusted = posted["trusted"] if posted else None
         if trusted is None:
             trusted = facts.get("trusted") if isinstance(facts.get("trusted"), dict) else None
-        snapshot, stored, stored_ts, problem = _lookup(request, certname, _post_keys(trusted is not None))
+        cached = store.cache.peek()
+        snapshot, entry, found, problem = _lookup(
+            request, certname, trusted is None and (cached is None or cached.uses_trusted)
+        )
         if problem is not None:
             return problem  # authentication first, then the body
         if posted is None:
             return _error(400, bad_body)
         stamp = posted["producer_timestamp"]
+        stored_ts = found.producer_timestamp
         newer = stamp is None or stored_ts is None or stamp > stored_ts
         if trusted is None:
             # Puppet's cached fact files carry no trusted facts: use the stored ones. When the
             # rules read trusted facts they came with the lookup; otherwise they are only needed
             # to keep them in the stored document.
-            if stored is not None and "trusted" in stored:
-                trusted = stored["trusted"] if isinstance(stored["trusted"], dict) else {}
+            if entry is not None:
+                trusted = _trusted_of(entry.facts)
             elif newer and stored_ts is not None:
                 trusted = store.stored_trusted(certname) or {}
             else:
@@ -219,9 +232,15 @@ def classify(request, certname: str):
                 or facts.get("environment")
                 or facts.get("agent_specified_environment"),
                 producer=posted["producer"],
+                stored_hash=found.facts_hash,
             )
+        digest = answers.posted_digest(snapshot, facts, trusted)
+        result = answers.posted(snapshot, certname, digest)
+        hit = result is not None
+        if not hit:
+            result = resolver.classify_memo(snapshot, certname, facts, trusted)
+            answers.remember_posted(snapshot, certname, digest, result, _cache_limit())
 
-    result = resolver.classify_memo(snapshot, certname, facts, trusted)
     if result.conflicts:
         log.warning("classification conflict", extra={"certname": certname, "version": snapshot.version})
         response = _error(
@@ -233,6 +252,7 @@ def classify(request, certname: str):
             body = result.rendered[fmt] = render.RENDERERS[fmt](result.as_enc())
         response = _response(body, render.CONTENT_TYPES[fmt])
     response[VERSION_HEADER] = str(snapshot.version)
+    response[CACHE_HEADER] = "hit" if hit else "miss"
     return response
 
 

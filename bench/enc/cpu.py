@@ -1,5 +1,6 @@
-"""CPU seconds used by the enc gunicorn processes and by PostgreSQL backends of one database,
-sampled before and after a load run: ``python bench/enc/cpu.py snapshot <gunicorn-pid> <db>``
+"""CPU seconds used by the enc server processes (the main one and its workers) and by the PostgreSQL
+backends of one database,
+sampled before and after a load run: ``python bench/enc/cpu.py snapshot <server-pid> <db>``
 prints a JSON sample; ``python bench/enc/cpu.py diff <before.json> <after.json> <requests>``
 prints CPU milliseconds per request (machine-load independent, unlike requests/s)."""
 

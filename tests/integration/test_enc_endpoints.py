@@ -279,3 +279,130 @@ def test_token_use_is_recorded(client):
     assert client.get("/enc/v1/nodes/a.example", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
     tok.refresh_from_db()
     assert tok.last_used is not None
+
+
+def test_a_change_of_stored_facts_is_seen_by_the_very_next_get(client, auth, groups):
+    """The per-node answer is keyed by the stored fact row's version: any write (here the ORM, in
+    the same transaction, the fixture's hash left as it was) is seen at once."""
+    make_node("deb2.example", {"os": {"family": "Debian"}})
+    first, second = (get(client, "/enc/v1/nodes/deb2.example", auth) for _ in range(2))
+    assert first.content == second.content and "ntp" in yaml.safe_load(second.content)["classes"]
+    assert (first["X-Stagehand-Answer-Cache"], second["X-Stagehand-Answer-Cache"]) == ("miss", "hit")
+    for family, expected in [("RedHat", False), ("Debian", True), ("RedHat", False)]:
+        Factset.objects.filter(node__certname="deb2.example").update(stable={"os": {"family": family}})
+        classes = yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
+        assert ("ntp" in classes) is expected, family
+    # Facts POSTed (newer, so stored) are what the next GET classifies with.
+    body = {"facts": {"os": {"family": "Debian"}}, "producer_timestamp": "2026-03-01T00:00:00Z"}
+    client.post("/enc/v1/nodes/deb2.example", orjson.dumps(body), content_type="application/json", **auth)
+    assert "ntp" in yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
+    Factset.objects.filter(node__certname="deb2.example").delete()
+    assert "ntp" not in yaml.safe_load(get(client, "/enc/v1/nodes/deb2.example", auth).content)["classes"]
+
+
+def test_the_lookup_reads_the_fact_document_only_when_the_caller_lacks_it(groups):
+    from enc import store
+
+    make_node("deb3.example", {"os": {"family": "Debian"}, "other": "x" * 100})
+    snapshot = store.cache.get(store.current_key())
+    keys = store.snapshot_fact_keys(snapshot)
+    first = store.lookup("deb3.example", keys)
+    assert first.facts == {"os": {"family": "Debian"}, "trusted": {"certname": "deb3.example", "extensions": {}}}
+    assert first.facts_identity and not first.facts_skipped and first.facts_hash == "x"
+    again = store.lookup("deb3.example", keys, known=(first.key, first.facts_identity))
+    assert again.facts_skipped and again.facts is None and again.facts_identity == first.facts_identity
+    # Another version, or another row version of the facts: read again.
+    assert not store.lookup(
+        "deb3.example", keys, known=((first.key[0] - 1, first.key[1]), first.facts_identity)
+    ).facts_skipped
+    Factset.objects.filter(node__certname="deb3.example").update(stable={"os": {"family": "RedHat"}})
+    changed = store.lookup("deb3.example", keys, known=(first.key, first.facts_identity))
+    assert not changed.facts_skipped and changed.facts == {"os": {"family": "RedHat"}}
+    assert changed.facts_identity != first.facts_identity
+    unknown = store.lookup("nobody.example", keys, known=(first.key, None))
+    assert unknown.facts is None and unknown.facts_identity is None and not unknown.facts_skipped
+
+
+def test_posted_answers_are_reused_only_while_the_facts_the_rules_read_are_the_same(client, auth, groups):
+    from enc import answers, store
+
+    def post(facts, trusted=None):
+        body = {"facts": facts, "trusted": trusted or {"extensions": {}}, "producer_timestamp": "2020-01-01T00:00:00Z"}
+        response = client.post(
+            "/enc/v1/nodes/p1.example?format=json", orjson.dumps(body), content_type="application/json", **auth
+        )
+        assert response.status_code == 200
+        return set(orjson.loads(response.content)["classes"])
+
+    assert post({"os": {"family": "Debian"}, "uptime": 1}) == {"ntp"}
+    snapshot = store.cache.peek()
+    cached = snapshot.posted["p1.example"]
+    assert post({"os": {"family": "Debian"}, "uptime": 2}) == {"ntp"}
+    assert store.cache.peek() is snapshot and snapshot.posted["p1.example"] is cached  # reused, not recomputed
+    assert post({"os": {"family": "RedHat"}, "uptime": 3}) == set()
+    assert post({"os": {"family": "Debian"}}, {"extensions": {"pp_role": "db"}}) == {"ntp", "postgresql::server"}
+    # The digest covers exactly what rules can read: named top-level facts and trusted facts.
+    digest = answers.posted_digest
+    base = digest(snapshot, {"os": {"family": "Debian"}, "uptime": 1}, {})
+    assert digest(snapshot, {"os": {"family": "Debian"}, "uptime": 9}, {}) == base
+    assert digest(snapshot, {"os": {"family": "Debian", "x": 1}}, {}) != base
+    assert digest(snapshot, {"os": None}, {}) != digest(snapshot, {}, {})
+    assert digest(snapshot, {"os": {"family": "Debian"}}, {"extensions": {"pp_role": "db"}}) != base
+
+
+def test_identical_newer_facts_only_move_the_timestamps(client, auth, groups):
+    facts = {"os": {"family": "Debian"}, "uptime": 5}
+    trusted = {"certname": "same.example", "extensions": {}}
+
+    def post(stamp):
+        body = {"facts": facts, "trusted": trusted, "producer_timestamp": stamp}
+        response = client.post(
+            "/enc/v1/nodes/same.example", orjson.dumps(body), content_type="application/json", **auth
+        )
+        assert response.status_code == 200
+
+    post("2026-01-01T00:00:00Z")
+    # Mark the stored document: a rewrite would reset paths_hash (the fact-paths refresh marker).
+    Factset.objects.filter(node__certname="same.example").update(paths_hash="refreshed")
+    post("2026-01-02T00:00:00Z")
+    factset = Factset.objects.get(node__certname="same.example")
+    assert factset.paths_hash == "refreshed" and factset.facts == {**facts, "trusted": trusted}
+    assert factset.producer_timestamp == datetime(2026, 1, 2, tzinfo=UTC)
+    assert Node.objects.get(certname="same.example").facts_producer_timestamp == datetime(2026, 1, 2, tzinfo=UTC)
+    # Different facts are stored whole, and reactivate a deactivated node.
+    Node.objects.filter(certname="same.example").update(deactivated=datetime(2026, 1, 2, 12, tzinfo=UTC))
+    facts["uptime"] = 6
+    post("2026-01-03T00:00:00Z")
+    factset = Factset.objects.get(node__certname="same.example")
+    assert factset.paths_hash == "" and factset.facts["uptime"] == 6 and factset.volatile == {}
+    assert Node.objects.get(certname="same.example").deactivated is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_changing_a_result_type_does_not_break_the_prepared_lookup(groups):
+    """The enc prepares its lookup server-side; another connection's ALTER of a column the lookup
+    returns makes PostgreSQL refuse the prepared plan once: the lookup prepares it again."""
+    import psycopg
+    from django.db import connection
+
+    from enc import store
+    from tests.support.stack import database_url
+
+    make_node("deb4.example", {"os": {"family": "Debian"}})
+    connection.ensure_connection()
+    previous = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = 2**31 - 1  # as config.settings.enc does
+    keys = store.snapshot_fact_keys(store.cache.get(store.current_key()))
+    try:
+        for _ in range(3):
+            assert store.lookup("deb4.example", keys).facts["os"] == {"family": "Debian"}
+        with psycopg.connect(database_url(), autocommit=True) as other:
+            other.execute("ALTER TABLE inventory_factset ALTER COLUMN hash TYPE varchar(100)")
+            try:
+                found = store.lookup("deb4.example", keys)
+                assert found.facts["os"] == {"family": "Debian"} and found.facts_hash == "x"
+            finally:
+                other.execute("ALTER TABLE inventory_factset ALTER COLUMN hash TYPE text")
+    finally:
+        if connection.connection is not None:
+            connection.connection.prepare_threshold = previous
