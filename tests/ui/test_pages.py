@@ -269,7 +269,8 @@ def test_report_list_filters_and_keyset(viewer_client, fleet, django_assert_max_
     assert [r.certname for r in page.context["rows"]] == ["web01.example.com"]
     page = _get(viewer_client, django_assert_max_num_queries, "reports", "/reports/?node=db02.example.com&noop=yes")
     assert len(page.context["rows"]) == 1 and page.context["rows"][0].noop
-    since = (timezone.now() - dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    # a minute before the oldest report (3 days old): the form's minute precision must not drop it
+    since = (timezone.now() - dt.timedelta(days=3, minutes=1)).strftime("%Y-%m-%dT%H:%M")
     seen, url = [], f"/reports/?since={since}"
     while url:
         page = _get(viewer_client, django_assert_max_num_queries, "reports", url)
