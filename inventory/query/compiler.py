@@ -549,12 +549,12 @@ class Compiler:
                 "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
             )
             select_items = "json_build_object('count', coalesce(sum(rs.size), 0))::text AS row"
-        sql = f"SELECT {select_items} FROM {from_sql}"
+        tail = ""
         if where:
-            sql += " WHERE " + " AND ".join(where)
+            tail += " WHERE " + " AND ".join(where)
         if group_sql:
-            sql += " GROUP BY " + group_sql
-        count_sql = f"SELECT count(*) FROM ({sql}) AS total"
+            tail += " GROUP BY " + group_sql
+        order_sql = ""
         if paging.order_by:
             allowed = self._orderable(entity, fields, group_by, aggregate)
             order = []
@@ -565,9 +565,19 @@ class Compiler:
                         + ", ".join(sorted(allowed))
                     )
                 order.append(f"{allowed[name]} {'DESC' if desc else 'ASC'} NULLS {'FIRST' if desc else 'LAST'}")
-            sql += " ORDER BY " + ", ".join(order)
+            order_sql = " ORDER BY " + ", ".join(order)
         elif entity.scalar_output and mode == "json":
-            sql += f" ORDER BY {entity.fields[entity.scalar_output].sql}"
+            order_sql = f" ORDER BY {entity.fields[entity.scalar_output].sql}"
+        if (
+            entity.from_without_node
+            and from_sql == entity.from_sql
+            and not _NODE_COLUMN.search(select_items + tail + order_sql)
+        ):
+            # Nothing reads the node row: skip the join (it filters nothing for these tables).
+            from_sql = entity.from_without_node
+        sql = f"SELECT {select_items} FROM {from_sql}{tail}"
+        count_sql = f"SELECT count(*) FROM ({sql}) AS total"
+        sql += order_sql
         if paging.limit is not None:
             sql += f" LIMIT {self.params.add(paging.limit)}"
         if paging.offset is not None:
@@ -781,6 +791,8 @@ def pinned_values(conjuncts: list, fieldname: str, kind=str) -> list | None:
 
 
 _BOUNDARY = {"from", "subquery", "extract"}
+# A reference to a column of the node row (alias ``n``) in compiled SQL.
+_NODE_COLUMN = re.compile(r"(?<![\w.])n\.")
 CATALOG_LEVEL_FIELDS = {
     "certname",
     "environment",
