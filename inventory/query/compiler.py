@@ -141,6 +141,10 @@ class Compiler:
         self.depth = 0
         # Compiling for the root endpoint: the active-node filter applies to every entity.
         self.root = root
+        # Whether fact equality is written so that the factsets' GIN indexes can answer it (see
+        # ``containment``); ``inventory.query.node_queryset`` turns it off when other conditions
+        # select few nodes.
+        self.fact_index = True
 
     # fields
 
@@ -245,6 +249,10 @@ class Compiler:
         if not path or any(seg.isdigit() for seg in path):
             return None
         doc = self.params.add(orjson.dumps(_nest(path, value)).decode(), "::jsonb")
+        if kind == "facts" and not self.fact_index:
+            # The same test on the same documents (``#>`` with no path is the document itself),
+            # in a form no index matches: evaluated on the nodes the other conditions select.
+            return f"((fs.stable #> '{{}}') @> {doc} OR (fs.volatile #> '{{}}') @> {doc})"
         if kind == "facts":
             return f"(fs.stable @> {doc} OR fs.volatile @> {doc})"
         return f"r.parameters @> {doc}"
@@ -829,6 +837,16 @@ def fields_used(query) -> set:
     if len(query) >= 2 and isinstance(query[1], str):
         return {query[1]}
     return {"*"}
+
+
+def is_fact_condition(query) -> bool:
+    """Whether a condition tests a fact (``facts.x``, ``trusted.x``, ``["fact", x]``) at its own level."""
+    if not isinstance(query, list) or len(query) < 2:
+        return False
+    if query[0] in ("and", "or", "not"):
+        return any(is_fact_condition(q) for q in query[1:])
+    f = query[1]
+    return (isinstance(f, list) and f[:1] == ["fact"]) or (isinstance(f, str) and f.startswith(("facts.", "trusted.")))
 
 
 def mentions(query, names: set[str]) -> bool:
