@@ -536,8 +536,9 @@ class Compiler:
             if isinstance(query, list) and query and query[0] == "extract":
                 raise QueryError("'extract' must be the outermost term of a query")
             where.append(self.condition(entity, query))
-        if entity.active_sql and (self.root or entity.endpoint_active) and not mentions(query, {"node_state"}):
-            where.append(entity.active_sql)
+        active = (
+            bool(entity.active_sql) and (self.root or entity.endpoint_active) and not mentions(query, {"node_state"})
+        )
         if entity.has_report_type and not mentions(query, {"type"}):
             where.append("r.type = 'agent'")
         if entity.has_history and not mentions(query, {"valid_from", "valid_to", "at"}):
@@ -551,17 +552,9 @@ class Compiler:
             and not group_by
             and fields_used(query) <= CATALOG_LEVEL_FIELDS
         ):
-            # Counting resources of whole catalogs: add up the resource-set sizes.
-            from_sql = (
-                "inventory_catalog c JOIN inventory_node n ON n.id = c.node_id "
-                "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
-            )
-            select_items = "json_build_object('count', coalesce(sum(rs.size), 0))::text AS row"
-        tail = ""
-        if where:
-            tail += " WHERE " + " AND ".join(where)
-        if group_sql:
-            tail += " GROUP BY " + group_sql
+            # Counting resources of whole catalogs: add up their resource counts.
+            from_sql = "inventory_catalog c JOIN inventory_node n ON n.id = c.node_id"
+            select_items = "json_build_object('count', coalesce(sum(c.resource_count), 0))::text AS row"
         order_sql = ""
         if paging.order_by:
             allowed = self._orderable(entity, fields, group_by, aggregate)
@@ -576,13 +569,24 @@ class Compiler:
             order_sql = " ORDER BY " + ", ".join(order)
         elif entity.scalar_output and mode == "json":
             order_sql = f" ORDER BY {entity.fields[entity.scalar_output].sql}"
-        if (
-            entity.from_without_node
-            and from_sql == entity.from_sql
-            and not _NODE_COLUMN.search(select_items + tail + order_sql)
-        ):
-            # Nothing reads the node row: skip the join (it filters nothing for these tables).
-            from_sql = entity.from_without_node
+        join = _NODE_JOIN.search(from_sql)
+        if join and not _NODE_COLUMN.search(" ".join([select_items, *where, group_sql, order_sql])):
+            # Nothing reads the node row: skip the join. Every row of these tables has its node
+            # (foreign keys; reports and events are deleted with their node), so it filters
+            # nothing but inactive nodes, which the few inactive nodes' ids exclude instead.
+            from_sql = from_sql[: join.start()] + from_sql[join.end() :]
+            if active:
+                where.append(
+                    "NOT EXISTS (SELECT 1 FROM inventory_node xn WHERE xn.id = "
+                    f"{join.group(1)} AND (xn.deactivated IS NOT NULL OR xn.expired IS NOT NULL))"
+                )
+        elif active:
+            where.append(entity.active_sql)
+        tail = ""
+        if where:
+            tail += " WHERE " + " AND ".join(where)
+        if group_sql:
+            tail += " GROUP BY " + group_sql
         sql = f"SELECT {select_items} FROM {from_sql}{tail}"
         count_sql = f"SELECT count(*) FROM ({sql}) AS total"
         sql += order_sql
@@ -799,8 +803,10 @@ def pinned_values(conjuncts: list, fieldname: str, kind=str) -> list | None:
 
 
 _BOUNDARY = {"from", "subquery", "extract"}
-# A reference to a column of the node row (alias ``n``) in compiled SQL.
+# A reference to a column of the node row (alias ``n``) in compiled SQL, and the inner join that
+# brings the node row into an entity's source (the group is the referencing column).
 _NODE_COLUMN = re.compile(r"(?<![\w.])n\.")
+_NODE_JOIN = re.compile(r"(?<!LEFT) JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
 CATALOG_LEVEL_FIELDS = {
     "certname",
     "environment",

@@ -65,10 +65,6 @@ class Entity:
     has_history: bool = False
     # Implicit-subquery join keys to other entities: {other: (my fields, their fields)}.
     joins: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
-    # ``from_sql`` without its join to ``inventory_node n``, for queries that use no column of
-    # ``n``. Only for tables whose rows always have their node (reports and events are deleted with
-    # the node in the same transaction: ``inventory.retention``), so the join filters nothing.
-    from_without_node: str | None = None
 
     def output_fields(self) -> list[str]:
         return [name for name, f in self.fields.items() if f.output]
@@ -361,7 +357,6 @@ REPORT_EVENTS_JSON = (
 REPORTS = Entity(
     name="reports",
     from_sql="reports_report r JOIN inventory_node n ON n.id = r.node_id",
-    from_without_node="reports_report r",
     fields={
         "hash": Field("r.hash", "string"),
         "certname": Field("r.certname", "string", eq_sql=NODE_EQ.format(col="r.node_id")),
@@ -417,10 +412,6 @@ EVENTS = Entity(
     from_sql=(
         "reports_resourceevent ev JOIN reports_report r ON r.id = ev.report_id "
         "AND r.producer_timestamp = ev.report_timestamp JOIN inventory_node n ON n.id = ev.node_id"
-    ),
-    from_without_node=(
-        "reports_resourceevent ev JOIN reports_report r ON r.id = ev.report_id "
-        "AND r.producer_timestamp = ev.report_timestamp"
     ),
     fields={
         "certname": Field("ev.certname", "string", eq_sql=NODE_EQ.format(col="ev.node_id")),

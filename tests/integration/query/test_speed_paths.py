@@ -104,3 +104,13 @@ def test_reports_skip_the_node_join_only_when_no_node_column_is_used(fleet_db):
     latest_rows = run_rows(latest)
     prod_nodes = Node.objects.filter(report_environment__name="production").count()  # inactive too
     assert 0 < len(latest_rows) == prod_nodes < len(rows)
+
+
+def test_catalog_resource_count_is_kept_by_the_database(fleet_db):
+    from inventory.models import Catalog
+
+    catalogs = list(Catalog.objects.select_related("resource_set"))
+    assert catalogs and all(c.resource_count == c.resource_set.size for c in catalogs)
+    counted = run_rows(build("resources", ["extract", [["function", "count"]], ["=", "environment", "production"]]))
+    listed = run_rows(build("resources", ["=", "environment", "production"]))
+    assert counted[0]["count"] == len(listed) > 0
