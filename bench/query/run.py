@@ -250,6 +250,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--puppetdb", default=None, help="base URL of a PuppetDB holding the same fleet")
     parser.add_argument("--stagehand", default=None, help="base URL of Stagehand's web service (default: in-process)")
+    parser.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="send PuppetDB-API requests to Stagehand without a token, as PuppetDB's plain-HTTP port is queried "
+        "(Stagehand must allow it: PUPPETDB_API_ALLOW_ANONYMOUS=true); the native API and the UI still authenticate",
+    )
     parser.add_argument("--only", default=None, help="run only the queries whose name contains this text")
     parser.add_argument("--out", default=None, help="result file (default bench/query/results-<nodes>.json)")
     args = parser.parse_args()
@@ -295,16 +301,22 @@ def main() -> None:
 
         def stagehand_get(path, params):
             url = args.stagehand.rstrip("/") + path
-            if path.startswith(("/pdb/", "/api/")):
+            if path.startswith("/pdb/") and args.anonymous:
+                r = stagehand_session.get(url, params=params, timeout=120)
+            elif path.startswith(("/pdb/", "/api/")):
                 r = stagehand_session.get(url, params=params, headers={"Authorization": auth}, timeout=120)
             else:
                 r = ui_session.get(url, params=params, timeout=120)
             return r.status_code, r.content
     else:
         client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=auth)
+        anonymous_client = Client(HTTP_HOST="127.0.0.1")
 
         def stagehand_get(path, params):
-            r = (client if path.startswith(("/pdb/", "/api/")) else ui_client).get(path, params)
+            if path.startswith("/pdb/") and args.anonymous:
+                r = anonymous_client.get(path, params)
+            else:
+                r = (client if path.startswith(("/pdb/", "/api/")) else ui_client).get(path, params)
             return r.status_code, r.content
 
     pdb_session = requests.Session()
@@ -321,7 +333,10 @@ def main() -> None:
     results = []
     load_before = loadavg()
     mode = f"HTTP {args.stagehand}" if args.stagehand else "in-process"
-    print(f"{n_nodes} nodes, {args.iterations} iterations per query, Stagehand {mode}; loadavg {load_before}")
+    auth_note = "PuppetDB API anonymous" if args.anonymous else "PuppetDB API with a token"
+    print(
+        f"{n_nodes} nodes, {args.iterations} iterations per query, Stagehand {mode}, {auth_note}; loadavg {load_before}"
+    )
     print(
         f"{'query':48} {'rows':>7} {'p50 ms':>8} {'p99 ms':>8}"
         + ("  pdb rows   pdb p50   pdb p99" if args.puppetdb else "")
@@ -374,6 +389,7 @@ def main() -> None:
                 "nodes": n_nodes,
                 "iterations": args.iterations,
                 "stagehand": mode,
+                "puppetdb_api_auth": "none (anonymous)" if args.anonymous else "API token",
                 "puppetdb": args.puppetdb,
                 "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "loadavg_before": load_before,
