@@ -5,6 +5,9 @@ Then run ``run.py --puppetdb URL`` against the Stagehand database.
 
     DATABASE_URL=postgresql://.../stagehand_query_sbs .venv/bin/python bench/query/side_by_side.py \
         --nodes 2000 --puppetdb http://127.0.0.1:8086
+
+``--target stagehand|puppetdb`` loads one side only; give both processes the same ``--now`` (the
+fleet's timestamps derive from it) and the two loads run at the same time (bench/query/README.md).
 """
 
 from __future__ import annotations
