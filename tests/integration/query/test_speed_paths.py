@@ -114,3 +114,14 @@ def test_catalog_resource_count_is_kept_by_the_database(fleet_db):
     counted = run_rows(build("resources", ["extract", [["function", "count"]], ["=", "environment", "production"]]))
     listed = run_rows(build("resources", ["=", "environment", "production"]))
     assert counted[0]["count"] == len(listed) > 0
+
+
+def test_where_applied_restores_the_parallel_setting(fleet_db):
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        before = cursor.fetchone()[0]
+        assert wa.where_applied(class_name="apache")
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        assert cursor.fetchone()[0] == before
