@@ -267,6 +267,9 @@ class Catalog(models.Model):
     received = models.DateTimeField(help_text="When the newest confirming command was stored.")
     compiles = models.IntegerField(default=1, help_text="How many commands confirmed this version.")
     resource_set = models.ForeignKey(ResourceSet, models.PROTECT, related_name="catalogs")
+    # Denormalised from the resource set (so counting a fleet's resources reads only catalogs):
+    # set by a database trigger whenever resource_set_id is written, whoever writes the row.
+    resource_count = models.IntegerField(default=0, editable=False, help_text="The resource set's size.")
     edge_set = models.ForeignKey(EdgeSet, models.PROTECT, null=True, blank=True, related_name="catalogs")
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)

@@ -9,7 +9,8 @@
 #   bench/puppetdb/pdb.sh url     # print the base URL
 #
 # Environment: PUPPETDB_PORT (8085), PUPPETDB_DB (puppetdb_bench), PUPPETDB_HOME
-# (/var/tmp/stagehand-puppetdb-$PUPPETDB_PORT), PUPPETDB_HEAP (1g), PGHOST (127.0.0.1), PGPORT (5432),
+# (/var/tmp/stagehand-puppetdb-$PUPPETDB_PORT), PUPPETDB_HEAP (1g), PUPPETDB_THREADS (command-processing
+# threads; PuppetDB's default is half the cores), PGHOST (127.0.0.1), PGPORT (5432),
 # PGUSER (postgres; trust authentication is assumed, as on the development machines).
 set -euo pipefail
 PORT="${PUPPETDB_PORT:-8085}"
@@ -33,6 +34,10 @@ vardir = $HOME_DIR/var
 logging-config = $HOME_DIR/logback.xml
 [command-processing]
 INI
+  # Optional: more command-processing threads than PuppetDB's default (half the cores) for bulk loads.
+  if [[ -n "${PUPPETDB_THREADS:-}" ]]; then
+    echo "threads = $PUPPETDB_THREADS" >> "$HOME_DIR/conf.d/config.ini"
+  fi
   cat > "$HOME_DIR/conf.d/database.ini" <<INI
 [database]
 subname = //$PGHOST:$PGPORT/$DB

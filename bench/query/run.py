@@ -1,11 +1,16 @@
-"""Query latency benchmark over a fleet made by ``generate.py``.
+"""Query latency benchmark over a fleet made by ``generate.py`` or ``side_by_side.py``.
 
-    DATABASE_URL=postgresql://.../stagehand_query_bench .venv/bin/python bench/query/run.py --iterations 30
+    DATABASE_URL=postgresql://.../stagehand_query_bench .venv/bin/python bench/query/run.py --iterations 30 \
+        [--stagehand http://127.0.0.1:8080] [--puppetdb http://127.0.0.1:8086]
 
-Each query goes through the full Django view (URL routing, parameter checks, compilation, SQL,
-JSON) in-process, so the figures exclude only the HTTP socket. ``--puppetdb URL`` also times the
-same PuppetDB-API requests against a real PuppetDB that holds an equivalent fleet.
-Prints p50/p99 per query and writes ``bench/query/results-<nodes>.json``.
+Without ``--stagehand`` each query goes through the full Django view (URL routing, parameter
+checks, compilation, SQL, JSON) in-process, so the figures exclude the HTTP socket and the WSGI
+server. With ``--stagehand URL`` the queries are sent over HTTP to Stagehand's web service (started
+as in production, gunicorn from the Procfile), which is how PuppetDB is measured too: use that for
+side-by-side figures. ``--puppetdb URL`` times the same PuppetDB-API requests against a real
+PuppetDB that holds the same fleet; the two are interleaved request by request so that load from
+other processes on the machine falls on both alike. Prints p50/p99 per query and writes
+``bench/query/results-<nodes>.json`` (or ``--out``), with the load average before and after.
 """
 
 from __future__ import annotations
@@ -213,6 +218,8 @@ def queries(node: str, day0: str, day1: str) -> list[tuple[str, str, dict]]:
             "/api/v1/nodes/",
             {"query": "facts.os.family = RedHat and status = failed", "page_size": "100"},
         ),
+        # The web UI's node search in the query language (issue 6: under 300 ms server time).
+        ("ui: node search query language", "/nodes/", {"q": 'facts.os.family = "Debian" and status = failed'}),
     ]
 
 
@@ -222,17 +229,44 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def count_rows(content: bytes) -> int | None:
+    if content.lstrip()[:1] not in (b"[", b"{"):
+        return None  # an HTML page
+    body = json.loads(content)
+    if isinstance(body, dict) and "results" in body:
+        return len(body["results"])
+    return len(body) if isinstance(body, list) else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=30)
-    parser.add_argument("--puppetdb", default=None)
+    parser.add_argument("--puppetdb", default=None, help="base URL of a PuppetDB holding the same fleet")
+    parser.add_argument("--stagehand", default=None, help="base URL of Stagehand's web service (default: in-process)")
+    parser.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="send PuppetDB-API requests to Stagehand without a token, as PuppetDB's plain-HTTP port is queried "
+        "(Stagehand must allow it: PUPPETDB_API_ALLOW_ANONYMOUS=true); the native API and the UI still authenticate",
+    )
+    parser.add_argument("--only", default=None, help="run only the queries whose name contains this text")
+    parser.add_argument("--out", default=None, help="result file (default bench/query/results-<nodes>.json)")
     args = parser.parse_args()
 
     import django
 
     django.setup()
     import requests
+    from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.db import connection
     from django.test import Client
 
@@ -245,35 +279,91 @@ def main() -> None:
         node, report_hash = cursor.fetchone()
         cursor.execute("SELECT min(valid_from) + interval '1 hour' FROM inventory_catalog WHERE valid_to IS NOT NULL")
         at = cursor.fetchone()[0] or dt.datetime.now(dt.UTC)
+        # The daily chart covers the day of the fleet's latest report (the fleet may be older than today).
+        cursor.execute("SELECT max(producer_timestamp) FROM reports_report")
+        latest = cursor.fetchone()[0] or dt.datetime.now(dt.UTC)
     user, _ = get_user_model().objects.get_or_create(username="bench-reader")
     _token, raw = ApiToken.issue(user=user, name="bench", scopes=["read"])
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {raw}")
-    today = dt.datetime.now(dt.UTC).date()
-    day0 = f"{today:%Y-%m-%d}T00:00:00.000Z"
-    day1 = f"{today + dt.timedelta(days=1):%Y-%m-%d}T00:00:00.000Z"
+    auth = f"Bearer {raw}"
+    # The web UI takes a session (a viewer role) instead of a token.
+    user.groups.add(Group.objects.get(name="viewer"))
+    ui_client = Client(HTTP_HOST="127.0.0.1")
+    ui_client.force_login(user)
+    session_cookie = ui_client.cookies[settings.SESSION_COOKIE_NAME].value
+    day = latest.astimezone(dt.UTC).date()
+    day0 = f"{day:%Y-%m-%d}T00:00:00.000Z"
+    day1 = f"{day + dt.timedelta(days=1):%Y-%m-%d}T00:00:00.000Z"
+
+    if args.stagehand:
+        stagehand_session = requests.Session()
+        ui_session = requests.Session()
+        ui_session.cookies.set(settings.SESSION_COOKIE_NAME, session_cookie)
+
+        def stagehand_get(path, params):
+            url = args.stagehand.rstrip("/") + path
+            if path.startswith("/pdb/") and args.anonymous:
+                r = stagehand_session.get(url, params=params, timeout=120)
+            elif path.startswith(("/pdb/", "/api/")):
+                r = stagehand_session.get(url, params=params, headers={"Authorization": auth}, timeout=120)
+            else:
+                r = ui_session.get(url, params=params, timeout=120)
+            return r.status_code, r.content
+    else:
+        client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=auth)
+        anonymous_client = Client(HTTP_HOST="127.0.0.1")
+
+        def stagehand_get(path, params):
+            if path.startswith("/pdb/") and args.anonymous:
+                r = anonymous_client.get(path, params)
+            else:
+                r = (client if path.startswith(("/pdb/", "/api/")) else ui_client).get(path, params)
+            return r.status_code, r.content
+
+    pdb_session = requests.Session()
+
+    def timed(get, path, params) -> tuple[float, int, bytes]:
+        started = time.perf_counter()
+        status, content = get(path, params)
+        return (time.perf_counter() - started) * 1000, status, content
+
+    def puppetdb_get(path, params):
+        r = pdb_session.get(args.puppetdb.rstrip("/") + path, params=params, timeout=120)
+        return r.status_code, r.content
 
     results = []
-    print(f"{n_nodes} nodes, {args.iterations} iterations per query")
-    print(f"{'query':48} {'rows':>7} {'p50 ms':>8} {'p99 ms':>8}" + ("   pdb p50   pdb p99" if args.puppetdb else ""))
+    load_before = loadavg()
+    mode = f"HTTP {args.stagehand}" if args.stagehand else "in-process"
+    auth_note = "PuppetDB API anonymous" if args.anonymous else "PuppetDB API with a token"
+    print(
+        f"{n_nodes} nodes, {args.iterations} iterations per query, Stagehand {mode}, {auth_note}; loadavg {load_before}"
+    )
+    print(
+        f"{'query':48} {'rows':>7} {'p50 ms':>8} {'p99 ms':>8}"
+        + ("  pdb rows   pdb p50   pdb p99" if args.puppetdb else "")
+    )
     for name, path, params in queries(node, day0, day1):
+        if args.only and args.only not in name:
+            continue
         params = {k: v.replace("@HASH@", report_hash).replace("@AT@", at.isoformat()) for k, v in params.items()}
-        times = []
-        rows = None
+        with_pdb = bool(args.puppetdb) and path.startswith("/pdb/")
+        times, ptimes = [], []
+        rows = prows = None
         for i in range(args.iterations + 3):
-            started = time.perf_counter()
-            response = client.get(path, params)
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
-                raise SystemExit(f"{name}: HTTP {response.status_code}: {response.content[:300]!r}")
+            # Interleaved, so that load from elsewhere on the machine falls on both sides alike.
+            elapsed, status, content = timed(stagehand_get, path, params)
+            if status != 200:
+                raise SystemExit(f"{name}: HTTP {status}: {content[:300]!r}")
+            if rows is None:
+                rows = count_rows(content)
             if i >= 3:
                 times.append(elapsed)
-            if rows is None:
-                body = response.json()
-                rows = (
-                    len(body["results"])
-                    if isinstance(body, dict) and "results" in body
-                    else (len(body) if isinstance(body, list) else 1)
-                )
+            if with_pdb:
+                elapsed, status, content = timed(puppetdb_get, path, params)
+                if status == 200:
+                    if prows is None:
+                        prows = count_rows(content)
+                    if i >= 3:
+                        ptimes.append(elapsed)
         entry = {
             "query": name,
             "path": path,
@@ -282,23 +372,34 @@ def main() -> None:
             "p50_ms": round(statistics.median(times), 2),
             "p99_ms": round(pct(times, 99), 2),
         }
-        line = f"{name:48} {rows:>7} {entry['p50_ms']:>8.1f} {entry['p99_ms']:>8.1f}"
-        if args.puppetdb and path.startswith("/pdb/"):
-            ptimes = []
-            for i in range(args.iterations + 3):
-                started = time.perf_counter()
-                r = requests.get(args.puppetdb + path, params=params, timeout=120)
-                elapsed = (time.perf_counter() - started) * 1000
-                if i >= 3 and r.status_code == 200:
-                    ptimes.append(elapsed)
-            if ptimes:
-                entry["puppetdb_p50_ms"] = round(statistics.median(ptimes), 2)
-                entry["puppetdb_p99_ms"] = round(pct(ptimes, 99), 2)
-                line += f" {entry['puppetdb_p50_ms']:>9.1f} {entry['puppetdb_p99_ms']:>9.1f}"
+        line = f"{name:48} {rows if rows is not None else 'html':>7} {entry['p50_ms']:>8.1f} {entry['p99_ms']:>8.1f}"
+        if ptimes:
+            entry["puppetdb_rows"] = prows
+            entry["puppetdb_p50_ms"] = round(statistics.median(ptimes), 2)
+            entry["puppetdb_p99_ms"] = round(pct(ptimes, 99), 2)
+            line += f" {prows:>9} {entry['puppetdb_p50_ms']:>9.1f} {entry['puppetdb_p99_ms']:>9.1f}"
         print(line, flush=True)
         results.append(entry)
-    out = Path(__file__).parent / f"results-{n_nodes}.json"
-    out.write_text(json.dumps({"nodes": n_nodes, "iterations": args.iterations, "results": results}, indent=1) + "\n")
+    load_after = loadavg()
+    print(f"loadavg after: {load_after}")
+    out = Path(args.out) if args.out else Path(__file__).parent / f"results-{n_nodes}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "nodes": n_nodes,
+                "iterations": args.iterations,
+                "stagehand": mode,
+                "puppetdb_api_auth": "none (anonymous)" if args.anonymous else "API token",
+                "puppetdb": args.puppetdb,
+                "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "loadavg_before": load_before,
+                "loadavg_after": load_after,
+                "results": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

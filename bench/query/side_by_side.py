@@ -5,6 +5,9 @@ Then run ``run.py --puppetdb URL`` against the Stagehand database.
 
     DATABASE_URL=postgresql://.../stagehand_query_sbs .venv/bin/python bench/query/side_by_side.py \
         --nodes 2000 --puppetdb http://127.0.0.1:8086
+
+``--target stagehand|puppetdb`` loads one side only; give both processes the same ``--now`` (the
+fleet's timestamps derive from it) and the two loads run at the same time (bench/query/README.md).
 """
 
 from __future__ import annotations
@@ -121,7 +124,21 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=2000)
     parser.add_argument("--puppetdb", default=None)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--now",
+        default=None,
+        help="timestamp the fleet is built around (ISO 8601, UTC); pass the same value when each side "
+        "is loaded by its own process, so both hold identical data",
+    )
+    parser.add_argument(
+        "--target",
+        choices=["both", "stagehand", "puppetdb"],
+        default="both",
+        help="which side to load (default both, one after the other)",
+    )
     args = parser.parse_args()
+    if args.target != "stagehand" and not args.puppetdb:
+        parser.error("--puppetdb URL is needed unless --target stagehand")
 
     import django
 
@@ -132,14 +149,22 @@ def main() -> None:
 
     from tests.support import fleet
 
-    call_command("migrate", verbosity=0)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if args.now:
+        now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(dt.UTC).replace(microsecond=0)
+    else:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    print(f"fleet of {args.nodes} nodes around --now {now:%Y-%m-%dT%H:%M:%SZ}", flush=True)
     cmds = commands(args.nodes, now)
-    started = time.monotonic()
-    fleet.clear()
-    fleet.load(cmds)
-    print(f"stagehand: stored {len(cmds)} commands through the ingest storage in {time.monotonic() - started:.0f}s")
-    if args.puppetdb:
+    if args.target in ("both", "stagehand"):
+        call_command("migrate", verbosity=0)
+        started = time.monotonic()
+        fleet.clear()
+        fleet.load(cmds)
+        print(
+            f"stagehand: stored {len(cmds)} commands through the ingest storage in {time.monotonic() - started:.0f}s",
+            flush=True,
+        )
+    if args.target in ("both", "puppetdb"):
         session = requests.Session()
 
         def post(c):
@@ -155,13 +180,24 @@ def main() -> None:
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(post, cmds))
-        # wait for PuppetDB's queue to drain
+        print(f"puppetdb: {len(cmds)} commands posted in {time.monotonic() - started:.0f}s", flush=True)
+        # wait for PuppetDB's queue to drain, reporting the rate it applies commands at
+        last = time.monotonic()
         while True:
-            depth = session.get(args.puppetdb + "/status/v1/services/puppetdb-status", timeout=30).json()
-            if (depth.get("status") or {}).get("queue_depth") == 0:
+            depth = (
+                session.get(args.puppetdb + "/status/v1/services/puppetdb-status", timeout=30).json().get("status")
+                or {}
+            ).get("queue_depth")
+            if depth == 0:
                 break
+            if time.monotonic() - last >= 60:
+                last = time.monotonic()
+                done = len(cmds) - (depth or 0)
+                elapsed = last - started
+                print(f"puppetdb: {done}/{len(cmds)} applied after {elapsed:.0f}s ({done / elapsed:.1f}/s)", flush=True)
             time.sleep(2)
-        print(f"puppetdb: {len(cmds)} commands processed in {time.monotonic() - started:.0f}s")
+        elapsed = time.monotonic() - started
+        print(f"puppetdb: {len(cmds)} commands processed in {elapsed:.0f}s ({len(cmds) / elapsed:.1f}/s)", flush=True)
 
 
 if __name__ == "__main__":

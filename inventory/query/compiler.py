@@ -141,6 +141,10 @@ class Compiler:
         self.depth = 0
         # Compiling for the root endpoint: the active-node filter applies to every entity.
         self.root = root
+        # Whether fact equality is written so that the factsets' GIN indexes can answer it (see
+        # ``containment``); ``inventory.query.node_queryset`` turns it off when other conditions
+        # select few nodes.
+        self.fact_index = True
 
     # fields
 
@@ -245,6 +249,10 @@ class Compiler:
         if not path or any(seg.isdigit() for seg in path):
             return None
         doc = self.params.add(orjson.dumps(_nest(path, value)).decode(), "::jsonb")
+        if kind == "facts" and not self.fact_index:
+            # The same test on the same documents (``#>`` with no path is the document itself),
+            # in a form no index matches: evaluated on the nodes the other conditions select.
+            return f"((fs.stable #> '{{}}') @> {doc} OR (fs.volatile #> '{{}}') @> {doc})"
         if kind == "facts":
             return f"(fs.stable @> {doc} OR fs.volatile @> {doc})"
         return f"r.parameters @> {doc}"
@@ -528,8 +536,9 @@ class Compiler:
             if isinstance(query, list) and query and query[0] == "extract":
                 raise QueryError("'extract' must be the outermost term of a query")
             where.append(self.condition(entity, query))
-        if entity.active_sql and (self.root or entity.endpoint_active) and not mentions(query, {"node_state"}):
-            where.append(entity.active_sql)
+        active = (
+            bool(entity.active_sql) and (self.root or entity.endpoint_active) and not mentions(query, {"node_state"})
+        )
         if entity.has_report_type and not mentions(query, {"type"}):
             where.append("r.type = 'agent'")
         if entity.has_history and not mentions(query, {"valid_from", "valid_to", "at"}):
@@ -543,18 +552,10 @@ class Compiler:
             and not group_by
             and fields_used(query) <= CATALOG_LEVEL_FIELDS
         ):
-            # Counting resources of whole catalogs: add up the resource-set sizes.
-            from_sql = (
-                "inventory_catalog c JOIN inventory_node n ON n.id = c.node_id "
-                "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
-            )
-            select_items = "json_build_object('count', coalesce(sum(rs.size), 0))::text AS row"
-        sql = f"SELECT {select_items} FROM {from_sql}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if group_sql:
-            sql += " GROUP BY " + group_sql
-        count_sql = f"SELECT count(*) FROM ({sql}) AS total"
+            # Counting resources of whole catalogs: add up their resource counts.
+            from_sql = "inventory_catalog c JOIN inventory_node n ON n.id = c.node_id"
+            select_items = "json_build_object('count', coalesce(sum(c.resource_count), 0))::text AS row"
+        order_sql = ""
         if paging.order_by:
             allowed = self._orderable(entity, fields, group_by, aggregate)
             order = []
@@ -565,9 +566,30 @@ class Compiler:
                         + ", ".join(sorted(allowed))
                     )
                 order.append(f"{allowed[name]} {'DESC' if desc else 'ASC'} NULLS {'FIRST' if desc else 'LAST'}")
-            sql += " ORDER BY " + ", ".join(order)
+            order_sql = " ORDER BY " + ", ".join(order)
         elif entity.scalar_output and mode == "json":
-            sql += f" ORDER BY {entity.fields[entity.scalar_output].sql}"
+            order_sql = f" ORDER BY {entity.fields[entity.scalar_output].sql}"
+        join = _NODE_JOIN.search(from_sql)
+        if join and not _NODE_COLUMN.search(" ".join([select_items, *where, group_sql, order_sql])):
+            # Nothing reads the node row: skip the join. Every row of these tables has its node
+            # (foreign keys; reports and events are deleted with their node), so it filters
+            # nothing but inactive nodes, which the few inactive nodes' ids exclude instead.
+            from_sql = from_sql[: join.start()] + from_sql[join.end() :]
+            if active:
+                where.append(
+                    "NOT EXISTS (SELECT 1 FROM inventory_node xn WHERE xn.id = "
+                    f"{join.group(1)} AND (xn.deactivated IS NOT NULL OR xn.expired IS NOT NULL))"
+                )
+        elif active:
+            where.append(entity.active_sql)
+        tail = ""
+        if where:
+            tail += " WHERE " + " AND ".join(where)
+        if group_sql:
+            tail += " GROUP BY " + group_sql
+        sql = f"SELECT {select_items} FROM {from_sql}{tail}"
+        count_sql = f"SELECT count(*) FROM ({sql}) AS total"
+        sql += order_sql
         if paging.limit is not None:
             sql += f" LIMIT {self.params.add(paging.limit)}"
         if paging.offset is not None:
@@ -781,6 +803,10 @@ def pinned_values(conjuncts: list, fieldname: str, kind=str) -> list | None:
 
 
 _BOUNDARY = {"from", "subquery", "extract"}
+# A reference to a column of the node row (alias ``n``) in compiled SQL, and the inner join that
+# brings the node row into an entity's source (the group is the referencing column).
+_NODE_COLUMN = re.compile(r"(?<![\w.])n\.")
+_NODE_JOIN = re.compile(r"(?<!LEFT) JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
 CATALOG_LEVEL_FIELDS = {
     "certname",
     "environment",
@@ -817,6 +843,16 @@ def fields_used(query) -> set:
     if len(query) >= 2 and isinstance(query[1], str):
         return {query[1]}
     return {"*"}
+
+
+def is_fact_condition(query) -> bool:
+    """Whether a condition tests a fact (``facts.x``, ``trusted.x``, ``["fact", x]``) at its own level."""
+    if not isinstance(query, list) or len(query) < 2:
+        return False
+    if query[0] in ("and", "or", "not"):
+        return any(is_fact_condition(q) for q in query[1:])
+    f = query[1]
+    return (isinstance(f, list) and f[:1] == ["fact"]) or (isinstance(f, str) and f.startswith(("facts.", "trusted.")))
 
 
 def mentions(query, names: set[str]) -> bool:

@@ -435,6 +435,9 @@ EVENTS = Entity(
         "environment": env_field("ev.environment_id"),
         "configuration_version": Field("r.configuration_version", "string"),
         "corrective_change": Field("ev.corrective_change", "boolean"),
+        # Internal (event-counts): the report's id, a cheaper key than its hash for counting
+        # distinct (report, resource) pairs.
+        "report_id": Field("ev.report_id", "integer", output=False, queryable=False),
     },
     has_latest_report=True,
     endpoint_active=False,

@@ -16,7 +16,7 @@ SUMMARIZE = {
     "containing_class": (["containing_class"], "json_build_object('title', s0)"),
 }
 # PuppetDB counts distinct (report, resource) pairs with count_by=resource.
-COUNT_BY = {"resource": "(ev_report, ev_resource_type, ev_resource_title)", "certname": "ev_certname"}
+COUNT_BY = {"resource": "ev_report, ev_resource_type, ev_resource_title", "certname": "ev_certname"}
 COUNT_COLUMNS = ("successes", "failures", "noops", "skips")
 STATUS_OF = {"successes": "success", "failures": "failure", "noops": "noop", "skips": "skipped"}
 
@@ -53,7 +53,7 @@ def _counts_sql(
     if count_by not in COUNT_BY:
         raise QueryError(f"Unsupported value for 'count_by': '{count_by}'")
     keys, subject = SUMMARIZE[summarize_by]
-    fields = ["certname", "report", "resource_type", "resource_title", "status", *keys]
+    fields = ["certname", "report_id", "resource_type", "resource_title", "status", *keys]
     # distinct_resources: count over the latest event per resource in the window.
     events = distinct.events_entity(compiler.params, window, query) if window is not None else E.EVENTS
     events_sql = compiler.select(events, fields, query, mode="columns")
@@ -61,11 +61,12 @@ def _counts_sql(
         f"s{i}" for i in range(len(keys))
     ]
     group = ", ".join(f"s{i}" for i in range(len(keys)))
-    counted = COUNT_BY[count_by]
-    counts = ", ".join(
-        f"count(DISTINCT {counted}) FILTER (WHERE ev_status = '{STATUS_OF[c]}') AS {c}" for c in COUNT_COLUMNS
-    )
-    inner = f"SELECT {group}, {counts} FROM ({events_sql}) AS evs({', '.join(cols)}) GROUP BY {group}"
+    # count(DISTINCT x) FILTER (WHERE status = s) per group, computed as one DISTINCT over
+    # (group, x, status) and plain filtered counts: the same numbers, one hashing pass instead of
+    # a sort per group and status.
+    counts = ", ".join(f"count(*) FILTER (WHERE ev_status = '{STATUS_OF[c]}') AS {c}" for c in COUNT_COLUMNS)
+    unique = f"SELECT DISTINCT {group}, {COUNT_BY[count_by]}, ev_status FROM ({events_sql}) AS evs({', '.join(cols)})"
+    inner = f"SELECT {group}, {counts} FROM ({unique}) AS d GROUP BY {group}"
     if summarize_by == "containing_class":
         inner += " HAVING s0 IS NOT NULL"
     where = f" WHERE {_counts_filter(compiler, counts_filter)}" if counts_filter is not None else ""

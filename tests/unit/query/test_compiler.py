@@ -85,8 +85,13 @@ def test_dotted_paths():
 def test_active_filter_rules():
     assert "n.deactivated IS NULL" in build("nodes", None).sql
     assert "n.deactivated IS NULL" not in build("nodes", ["=", "node_state", "any"]).sql
-    assert "n.deactivated IS NULL" not in build("reports", None).sql  # like PuppetDB's /reports
-    assert "n.deactivated IS NULL" in build(None, ["from", "reports"]).sql  # ... and its root endpoint
+    assert "deactivated" not in build("reports", None).sql  # like PuppetDB's /reports
+    # ... and its root endpoint: reading nothing else of the node, it excludes the inactive ones
+    # without joining the node row.
+    root_reports = build(None, ["from", "reports"]).sql
+    assert "xn.deactivated IS NOT NULL" in root_reports and "JOIN inventory_node n " not in root_reports
+    latest = build(None, ["from", "reports", ["=", "latest_report?", True]]).sql
+    assert "n.deactivated IS NULL" in latest and "JOIN inventory_node n " in latest
     assert "r.type = 'agent'" in build("reports", None).sql
     assert "r.type = 'agent'" not in build("reports", ["=", "type", "any"]).sql
     assert "c.valid_to IS NULL" in build("resources", ["=", "type", "Class"]).sql

@@ -1,0 +1,127 @@
+"""The alternative SQL the compiler and where_applied choose for speed give the same answers as
+the plain forms, over the fixture fleet (the speed itself is measured by bench/query only)."""
+
+import datetime as dt
+
+import pytest
+
+import inventory.query as query
+import inventory.where_applied as wa
+from inventory.models import Node
+from inventory.query import build, node_queryset, run_rows
+from tests.support import fleet
+
+MIXED = [
+    'facts.os.family = "Debian" and status = failed',
+    'facts.os.family = "RedHat" and environment = production',
+    "facts.processors.count = 4 and status = unchanged",
+    'trusted.extensions.pp_role = "web" and status = changed',
+    'facts.role = "db" and (status = failed or status = unchanged)',
+    '!(facts.os.family = "Debian") and environment = staging',
+]
+
+
+def certnames(qs):
+    return sorted(qs.values_list("certname", flat=True))
+
+
+def expected(cond):
+    """The same condition evaluated in Python over the fleet's commands (latest facts, latest
+    report of each active node)."""
+    facts, status, env = {}, {}, {}
+    for c in fleet.fleet_commands():
+        if c["command"] == "replace facts":
+            facts[c["certname"]] = c["payload"]["values"]
+        elif c["command"] == "store report":
+            status[c["certname"]] = c["payload"]["status"]
+            env[c["certname"]] = c["payload"]["environment"]
+    return sorted(n for n in facts if n not in fleet.DEACTIVATED and cond(facts[n], status[n], env[n]))
+
+
+@pytest.mark.parametrize("text", MIXED)
+def test_fact_conditions_agree_with_and_without_the_gin_index(fleet_db, monkeypatch, text):
+    scanned = certnames(node_queryset(text))  # few nodes: facts tested node by node
+    monkeypatch.setattr(query, "FACT_SCAN_LIMIT", -1)  # always through the GIN index
+    indexed = certnames(node_queryset(text))
+    assert scanned == indexed
+
+
+def test_fact_condition_answers(fleet_db):
+    got = certnames(node_queryset('facts.os.family = "RedHat" and environment = production'))
+    assert got == expected(lambda f, s, e: f["os"]["family"] == "RedHat" and e == "production")
+    assert got  # the fleet has such nodes
+    got = certnames(node_queryset("facts.processors.count = 4 and status = unchanged"))
+    assert got == expected(lambda f, s, e: f["processors"]["count"] == 4 and s == "unchanged")
+
+
+def test_fact_scan_path_is_taken_for_few_nodes(fleet_db, monkeypatch):
+    """With few nodes selected by the other conditions the SQL carries no indexable containment."""
+    seen = []
+    real = query.Compiler.containment
+
+    def spy(self, contain, value):
+        seen.append(self.fact_index)
+        return real(self, contain, value)
+
+    monkeypatch.setattr(query.Compiler, "containment", spy)
+    list(node_queryset('facts.os.family = "Debian" and status = failed'))
+    assert seen == [False]
+    seen.clear()
+    list(node_queryset('facts.os.family = "Debian"'))  # nothing else to start from
+    assert seen == [True]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"class_name": "apache"},
+        {"class_name": "nginx", "at": (fleet.BASE + dt.timedelta(hours=1)).isoformat()},
+        {"resource_type": "Package", "title": "openssh-server"},
+        {"resource_type": "File", "parameter": "ensure", "value": "file"},
+        {"resource_type": "Package"},
+    ],
+)
+def test_where_applied_direct_and_set_paths_agree(fleet_db, monkeypatch, kwargs):
+    direct = wa.where_applied(**kwargs)
+    assert direct
+    monkeypatch.setattr(wa, "MAX_DIRECT", 0)  # always through the list of resource sets
+    via_sets = wa.where_applied(**kwargs)
+    assert direct == via_sets
+
+
+def test_reports_skip_the_node_join_only_when_no_node_column_is_used(fleet_db):
+    plain = build("reports", ["=", "environment", "production"])
+    assert "inventory_node" not in plain.sql.split(" WHERE ")[0]
+    latest = build("reports", ["and", ["=", "environment", "production"], ["=", "latest_report?", True]])
+    assert "JOIN inventory_node n" in latest.sql
+    rows = run_rows(plain)
+    assert (
+        len(rows)
+        == run_rows(build("reports", ["extract", [["function", "count"]], ["=", "environment", "production"]]))[0][
+            "count"
+        ]
+    )
+    latest_rows = run_rows(latest)
+    prod_nodes = Node.objects.filter(report_environment__name="production").count()  # inactive too
+    assert 0 < len(latest_rows) == prod_nodes < len(rows)
+
+
+def test_catalog_resource_count_is_kept_by_the_database(fleet_db):
+    from inventory.models import Catalog
+
+    catalogs = list(Catalog.objects.select_related("resource_set"))
+    assert catalogs and all(c.resource_count == c.resource_set.size for c in catalogs)
+    counted = run_rows(build("resources", ["extract", [["function", "count"]], ["=", "environment", "production"]]))
+    listed = run_rows(build("resources", ["=", "environment", "production"]))
+    assert counted[0]["count"] == len(listed) > 0
+
+
+def test_where_applied_restores_the_parallel_setting(fleet_db):
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        before = cursor.fetchone()[0]
+        assert wa.where_applied(class_name="apache")
+        cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+        assert cursor.fetchone()[0] == before
