@@ -228,13 +228,19 @@ class WhereAppliedView(APIView):
         page_size = q.get("page_size") or ("10000" if csv else "100")
         if not page_size.isdigit() or not 0 < int(page_size) <= 10_000:
             raise ValidationError({"page_size": ["must be an integer between 1 and 10000"]})
-        after = None
+        after = before = None
         if q.get("cursor"):
             try:
-                certname, catalog_id = orjson.loads(base64.urlsafe_b64decode(q["cursor"].encode()))
-                after = Cursor(str(certname), int(catalog_id))
+                certname, catalog_id, *direction = orjson.loads(base64.urlsafe_b64decode(q["cursor"].encode()))
+                if direction not in ([], ["before"]):
+                    raise ValueError(direction)
+                position = Cursor(str(certname), int(catalog_id))
             except (ValueError, TypeError, orjson.JSONDecodeError):
                 raise ValidationError({"cursor": ["invalid cursor"]}) from None
+            if direction:
+                before = position
+            else:
+                after = position
         during = q.get("during")
         if during is not None:
             during = [s.strip() for s in during.split(",")]
@@ -257,19 +263,31 @@ class WhereAppliedView(APIView):
                 active_only=None if active is None else active in ("true", "1"),
                 limit=int(page_size) + 1,
                 after=after,
+                before=before,
             )
         except QueryError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        more = len(rows) > int(page_size)
-        rows = rows[: int(page_size)]
+        size = int(page_size)
+        more = len(rows) > size
+        # Walking backwards the extra row is the earliest one: it tells that more lie before.
+        rows = (rows[1:] if more else rows) if before is not None else rows[:size]
+        has_next = before is not None or more
+        has_previous = more if before is not None else after is not None
         # Rows are plain JSON-ready dicts (shape documented by WhereAppliedSerializer for the
         # schema); serialising 1,000 nested rows through DRF fields would dominate the latency.
-        data = rows
-        next_url = None
-        if more:
-            last = rows[-1]
-            token = base64.urlsafe_b64encode(orjson.dumps([last["certname"], last["catalog"]["id"]])).decode()
-            params = q.copy()
-            params["cursor"] = token
-            next_url = request.build_absolute_uri(request.path + "?" + params.urlencode())
-        return Response({"next": next_url, "previous": None, "results": data})
+        next_url = previous_url = None
+        if rows and has_next:
+            next_url = self._page_url(request, [rows[-1]["certname"], rows[-1]["catalog"]["id"]])
+        if rows and has_previous:
+            previous_url = self._page_url(request, [rows[0]["certname"], rows[0]["catalog"]["id"], "before"])
+        elif not rows and (after or before):  # past either end: back to the first page
+            previous_url = self._page_url(request, None)
+        return Response({"next": next_url, "previous": previous_url, "results": rows})
+
+    @staticmethod
+    def _page_url(request, position: list | None) -> str:
+        params = request.query_params.copy()
+        params.pop("cursor", None)
+        if position is not None:
+            params["cursor"] = base64.urlsafe_b64encode(orjson.dumps(position)).decode()
+        return request.build_absolute_uri(request.path + ("?" + params.urlencode() if params else ""))

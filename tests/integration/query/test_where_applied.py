@@ -1,7 +1,9 @@
 """where_applied() and /api/v1/where-applied over the fixture fleet's catalog history."""
 
+import base64
 import datetime as dt
 
+import orjson
 import pytest
 
 from inventory.query import QueryError
@@ -99,3 +101,31 @@ def test_http_where_applied(admin_client, fleet_db):
     assert admin_client.get("/api/v1/where-applied").status_code == 400
     assert admin_client.get("/api/v1/where-applied", {"class": "a", "at": "soon"}).status_code == 400
     assert admin_client.get("/api/v1/where-applied", {"class": "a", "cursor": "!!"}).status_code == 400
+
+
+def test_http_where_applied_pages_both_ways(admin_client, fleet_db):
+    params = {"class": "nginx", "at": (BASE + dt.timedelta(hours=1)).isoformat(), "page_size": "1"}
+    first = admin_client.get("/api/v1/where-applied", params).json()
+    assert first["previous"] is None
+    pages, body = [first], first
+    while body["next"]:
+        body = admin_client.get(body["next"]).json()
+        pages.append(body)
+    assert [certs(p["results"]) for p in pages] == [[c] for c in WEB_ALL]
+    # and back from the last page to the first, through the "previous" links
+    back, body = [pages[-1]], pages[-1]
+    while body["previous"]:
+        body = admin_client.get(body["previous"]).json()
+        back.append(body)
+    assert [certs(p["results"]) for p in reversed(back)] == [[c] for c in WEB_ALL]
+    assert back[-1]["previous"] is None and back[-1]["next"]
+    # a page walked to backwards links forward again to the page it came from
+    assert admin_client.get(back[-2]["next"]).json()["results"] == pages[2]["results"]
+    # past the end: empty, with a link back to the first page
+    last = pages[-1]["results"][0]
+    token = base64.urlsafe_b64encode(orjson.dumps([last["certname"], last["catalog"]["id"]])).decode()
+    beyond = admin_client.get("/api/v1/where-applied", {**params, "cursor": token}).json()
+    assert beyond["results"] == [] and beyond["next"] is None
+    assert admin_client.get(beyond["previous"]).json()["results"] == first["results"]
+    bad = base64.urlsafe_b64encode(orjson.dumps(["a", 1, "sideways"])).decode()
+    assert admin_client.get("/api/v1/where-applied", {**params, "cursor": bad}).status_code == 400
