@@ -161,7 +161,11 @@ def positional(sql: str, params: dict) -> tuple[str, list]:
 
 def _execute(cursor, sql, params):
     try:
-        with transaction.atomic(using=cursor.db.alias):
+        if not cursor.db.in_atomic_block:
+            # Autocommit: a failing statement leaves the connection usable; no BEGIN/COMMIT round trips.
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        with transaction.atomic(using=cursor.db.alias):  # a savepoint keeps the caller's transaction usable
             cursor.execute(sql, params)
             return cursor.fetchall()
     except DatabaseError as exc:
