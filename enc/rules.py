@@ -128,7 +128,8 @@ def _fetch(root: Any, path: tuple) -> Any:
         if isinstance(current, dict):
             current = current.get(segment if isinstance(segment, str) else str(segment), MISSING)
         elif isinstance(current, list):
-            index = segment if isinstance(segment, int) else (int(segment) if segment.isdigit() else -1)
+            digits = isinstance(segment, str) and segment.isascii() and segment.isdigit()
+            index = segment if isinstance(segment, int) else (int(segment) if digits else -1)
             if 0 <= index < len(current):
                 current = current[index]
             else:

@@ -210,3 +210,11 @@ def test_translate_to_puppetdb_ast():
 def test_fields():
     rule = ["and", ["=", "name", "a"], ["or", ["=", ["fact", "a", "b"], "x"], ["=", ["trusted", "c"], "y"]]]
     assert rules.fields(rule) == ["name", ["fact", "a", "b"], ["trusted", "c"]]
+
+
+@pytest.mark.parametrize("segment", ["²", "١", "1x"])
+def test_array_index_segments_that_are_not_ascii_digits_find_nothing(segment):
+    # int("²") raises and int("١") is 1: only plain ASCII digits index an array, as in PostgreSQL's #>
+    assert ev(["=", ["fact", "interfaces", segment, "name"], "eth0"]) is False
+    assert ev(["not", ["=", ["fact", "interfaces", segment, "name"], "eth0"]]) is True
+    assert ev(["=", ["fact", "interfaces", "1", "name"], "eth0"]) is True
