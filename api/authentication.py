@@ -26,7 +26,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
         raw = token_from_headers(request.headers)
         if raw is None:
             return None
-        token = ApiToken.authenticate(raw)
+        # The access policy middleware (config.security) has already looked this token up.
+        access = getattr(request._request, "stagehand_access", None)
+        checked = getattr(access, "token", None) if getattr(access, "kind", None) == "token" else None
+        token = checked if checked is not None else ApiToken.authenticate(raw)
         if token is None:
             raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
         return token.user, token

@@ -801,10 +801,11 @@ def post_to_puppetdb(base_url: str, commands: list[dict] | None = None) -> None:
 
 
 def clear() -> None:
-    """Remove every inventory and report row (test teardown)."""
+    """Remove every inventory and report row, and the events storing them emitted (test teardown)."""
     from django.db import connection
 
     from inventory.storage import forget_caches
+    from reports.orchestration.models import Event
 
     forget_caches()
     with connection.cursor() as cursor:
@@ -812,5 +813,5 @@ def clear() -> None:
             "TRUNCATE reports_resourceevent, reports_report, inventory_catalog, inventory_cataloginputs, "
             "inventory_factset, "
             "inventory_factpath, inventory_package, inventory_resourceset, inventory_edgeset, inventory_resource, "
-            "inventory_node, inventory_environment, inventory_producer CASCADE"
+            f"inventory_node, inventory_environment, inventory_producer, {Event._meta.db_table} CASCADE"
         )
