@@ -7,8 +7,10 @@ including PuppetDB admin commands and token management).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -68,23 +70,21 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, raw: str) -> ApiToken | None:
-        """The usable token (not revoked or expired, its user active) with this secret, and its
-        user, in one statement (on every tokened request: no ORM query compilation)."""
+        """The usable token (``USABLE_TOKEN_SQL``) with this secret, and its user, in one statement
+        (on every tokened request: no ORM query compilation)."""
+        query = _token_query()
         # A connection the server dropped fails once here (the lean ENC path runs without
         # per-request health checks) and is replaced.
-        row = retry_if_disconnected(lambda: _lookup_token(hash_token(raw)))
+        row = retry_if_disconnected(lambda: _fetch_one(query.sql, [hash_token(raw)]))
         if row is None:
             return None
-        token_fields, user_fields = _token_columns()
-        values = list(row)
-        token = cls.from_db(connection.alias, [f.attname for f in token_fields], values[: len(token_fields)])
-        user_model = cls._meta.get_field("user").related_model
-        user = user_model.from_db(connection.alias, [f.attname for f in user_fields], values[len(token_fields) :])
-        if not user.is_active:
-            return None
-        token.user = user
-        now = timezone.now()
-        if token.last_used is None or (now - token.last_used).total_seconds() > 60:
+        *values, touch_due = row
+        token = cls.from_db(connection.alias, query.token_attnames, values[: len(query.token_attnames)])
+        token.user = query.user_model.from_db(
+            connection.alias, query.user_attnames, values[len(query.token_attnames) :]
+        )
+        if touch_due:
+            now = timezone.now()
             cls.objects.filter(pk=token.pk).update(last_used=now)  # at most one write a minute
             token.last_used = now
         return token
@@ -97,30 +97,41 @@ class ApiToken(models.Model):
         self.save(update_fields=["revoked"])
 
 
-_TOKEN_SQL: str | None = None
+# A token ``t`` of user ``u`` that may be used now; shared with the ENC's lookup (enc.store).
+USABLE_TOKEN_SQL = "t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now()) AND u.is_active"
+# A token's last use is recorded at most once in this many seconds.
+TOKEN_TOUCH_SECONDS = 60
+TOKEN_TOUCH_DUE_SQL = f"(t.last_used IS NULL OR t.last_used < now() - interval '{TOKEN_TOUCH_SECONDS} seconds')"
 
 
-def _token_columns() -> tuple[list, list]:
-    user_model = ApiToken._meta.get_field("user").related_model
-    return list(ApiToken._meta.concrete_fields), list(user_model._meta.concrete_fields)
+@dataclass(frozen=True)
+class _TokenQuery:
+    sql: str
+    token_attnames: list
+    user_attnames: list
+    user_model: type
 
 
-def _lookup_token(key_hash: str):
-    global _TOKEN_SQL
-    if _TOKEN_SQL is None:
-        token_fields, user_fields = _token_columns()
-        user_field = ApiToken._meta.get_field("user")
-        user_meta = user_field.related_model._meta
-        columns = [f't."{f.column}"' for f in token_fields] + [f'u."{f.column}"' for f in user_fields]
-        tables = (
-            f'{ApiToken._meta.db_table} t JOIN "{user_meta.db_table}" u '
-            f'ON u."{user_meta.pk.column}" = t."{user_field.column}"'
-        )
-        usable = "t.key_hash = %s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())"
-        # Table and column names come from the models; the secret's hash is a parameter.
-        _TOKEN_SQL = f"SELECT {', '.join(columns)} FROM {tables} WHERE {usable}"  # noqa: S608
+@functools.cache
+def _token_query() -> _TokenQuery:
+    user_field = ApiToken._meta.get_field("user")
+    user_model = user_field.related_model
+    token_fields, user_fields = ApiToken._meta.concrete_fields, user_model._meta.concrete_fields
+    columns = [f't."{f.column}"' for f in token_fields] + [f'u."{f.column}"' for f in user_fields]
+    tables = (
+        f'{ApiToken._meta.db_table} t JOIN "{user_model._meta.db_table}" u '
+        f'ON u."{user_model._meta.pk.column}" = t."{user_field.column}"'
+    )
+    # Table and column names come from the models; the secret's hash is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)}, {TOKEN_TOUCH_DUE_SQL} FROM {tables} WHERE t.key_hash = %s AND {USABLE_TOKEN_SQL}"  # noqa: S608
+    )
+    return _TokenQuery(sql, [f.attname for f in token_fields], [f.attname for f in user_fields], user_model)
+
+
+def _fetch_one(sql: str, params: list):
     with connection.cursor() as cursor:
-        cursor.execute(_TOKEN_SQL, [key_hash])
+        cursor.execute(sql, params)
         return cursor.fetchone()
 
 

@@ -206,20 +206,20 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
         facts = sql.SQL(
             "CASE WHEN d.doc IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object({}))::text END"
         ).format(pairs)
+    from api.models import TOKEN_TOUCH_DUE_SQL, USABLE_TOKEN_SQL
+
     tokens, users = _token_tables()
     statement = sql.SQL(
         """
         SELECT s.version, s.changed::text, {facts}, n.facts_producer_timestamp, tok.id, tok.scopes,
-               tok.last_used IS NULL OR tok.last_used < now() - interval '60 seconds',
-               {identity}, f.hash, {skipped}
+               tok.touch_due, {identity}, f.hash, {skipped}
         FROM enc_classificationstate s
         LEFT JOIN inventory_node n ON n.certname = %(certname)s
         LEFT JOIN inventory_factset f ON f.node_id = n.id
         {doc_join}
         LEFT JOIN LATERAL (
-            SELECT t.id, t.scopes, t.last_used FROM {tokens} t JOIN {users} u ON u.id = t.user_id
-            WHERE t.key_hash = %(token_hash)s AND t.revoked IS NULL AND (t.expires IS NULL OR t.expires > now())
-              AND u.is_active
+            SELECT t.id, t.scopes, {touch_due} AS touch_due FROM {tokens} t JOIN {users} u ON u.id = t.user_id
+            WHERE t.key_hash = %(token_hash)s AND {usable}
         ) tok ON TRUE
         WHERE s.id = %(state)s
         """
@@ -230,6 +230,8 @@ def _lookup_sql(keys: tuple | None, conn) -> str:
         doc_join=doc_join,
         tokens=sql.Identifier(tokens),
         users=sql.Identifier(users),
+        touch_due=sql.SQL(TOKEN_TOUCH_DUE_SQL),
+        usable=sql.SQL(USABLE_TOKEN_SQL),
     )
     text = statement.as_string(conn)
     if len(_LOOKUP_SQL) > 64:
@@ -298,7 +300,7 @@ def lookup(certname: str, keys: tuple | None, token_hash: str | None = None, kno
 
 
 def touch_token(token_id: int) -> None:
-    """Record a token's use (at most once a minute per token, like ApiToken.authenticate)."""
+    """Record a token's use (when ``token_touch_due``: at most once a minute, as ApiToken.authenticate)."""
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_token_tables()[0]} SET last_used = now() WHERE id = %s", [token_id])  # noqa: S608
 
