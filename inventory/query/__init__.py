@@ -16,6 +16,7 @@ One implementation serves the PuppetDB-compatible API (``api/puppetdb``), the na
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import orjson
@@ -161,11 +162,10 @@ def positional(sql: str, params: dict) -> tuple[str, list]:
 
 def _execute(cursor, sql, params):
     try:
-        if not cursor.db.in_atomic_block:
-            # Autocommit: a failing statement leaves the connection usable; no BEGIN/COMMIT round trips.
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        with transaction.atomic(using=cursor.db.alias):  # a savepoint keeps the caller's transaction usable
+        # Inside a caller's transaction a savepoint keeps it usable after a failing statement; in
+        # autocommit the connection stays usable anyway, so no BEGIN/COMMIT round trips are spent.
+        db = cursor.db
+        with transaction.atomic(using=db.alias) if db.in_atomic_block else contextlib.nullcontext():
             cursor.execute(sql, params)
             return cursor.fetchall()
     except DatabaseError as exc:
