@@ -13,6 +13,7 @@ that version was current (preferring one that names the same ``catalog_uuid``), 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -57,6 +58,21 @@ def _parse(text: str | None) -> dt.datetime | None:
 class Cursor:
     certname: str
     catalog_id: int
+
+
+def walk(**criteria) -> Callable[[list | None, bool, int], list[dict]]:
+    """``where_applied(**criteria)`` as a keyset walk (the fetch function ``inventory.ui.paging.seek``
+    pages with): at most ``limit`` rows after a (certname, catalog id) position, or, ``backwards``,
+    before it, nearest to the position first."""
+
+    def fetch(values: list | None, backwards: bool, limit: int) -> list[dict]:
+        cursor = Cursor(*values) if values else None
+        found = where_applied(
+            **criteria, limit=limit, after=None if backwards else cursor, before=cursor if backwards else None
+        )
+        return found[::-1] if backwards else found
+
+    return fetch
 
 
 def where_applied(

@@ -21,7 +21,8 @@ from api.v1.renderers import CSVRenderer, FastJSONRenderer
 from inventory import catalog_diff
 from inventory.models import Catalog, Environment, FactPath, Factset, Node, Resource
 from inventory.query import QueryError
-from inventory.where_applied import Cursor, where_applied
+from inventory.ui.paging import seek
+from inventory.where_applied import walk
 from reports.models import Report, ResourceEvent
 
 RENDERERS = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
@@ -234,7 +235,7 @@ class WhereAppliedView(APIView):
                 certname, catalog_id, *direction = orjson.loads(base64.urlsafe_b64decode(q["cursor"].encode()))
                 if direction not in ([], ["before"]):
                     raise ValueError(direction)
-                position = Cursor(str(certname), int(catalog_id))
+                position = [str(certname), int(catalog_id)]
             except (ValueError, TypeError, orjson.JSONDecodeError):
                 raise ValidationError({"cursor": ["invalid cursor"]}) from None
             if direction:
@@ -247,41 +248,38 @@ class WhereAppliedView(APIView):
         active = q.get("active")
         if active is not None and active not in ("true", "false", "1", "0"):
             raise ValidationError({"active": ["must be true or false"]})
+        fetch = walk(
+            class_name=q.get("class"),
+            resource_type=q.get("type"),
+            title=q.get("title"),
+            parameter=q.get("parameter"),
+            value=q.get("value"),
+            catalog_uuid=q.get("catalog_uuid"),
+            code_id=q.get("code_id"),
+            environment=q.get("environment"),
+            certname=q.get("certname"),
+            at=q.get("at"),
+            during=during,
+            active_only=None if active is None else active in ("true", "1"),
+        )
         try:
-            rows = where_applied(
-                class_name=q.get("class"),
-                resource_type=q.get("type"),
-                title=q.get("title"),
-                parameter=q.get("parameter"),
-                value=q.get("value"),
-                catalog_uuid=q.get("catalog_uuid"),
-                code_id=q.get("code_id"),
-                environment=q.get("environment"),
-                certname=q.get("certname"),
-                at=q.get("at"),
-                during=during,
-                active_only=None if active is None else active in ("true", "1"),
-                limit=int(page_size) + 1,
+            page = seek(
+                fetch,
+                lambda row: [row["certname"], row["catalog"]["id"]],
+                int(page_size),
                 after=after,
                 before=before,
             )
         except QueryError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        size = int(page_size)
-        more = len(rows) > size
-        # Walking backwards the extra row is the earliest one: it tells that more lie before.
-        rows = (rows[1:] if more else rows) if before is not None else rows[:size]
-        has_next = before is not None or more
-        has_previous = more if before is not None else after is not None
         # Rows are plain JSON-ready dicts (shape documented by WhereAppliedSerializer for the
         # schema); serialising 1,000 nested rows through DRF fields would dominate the latency.
-        next_url = previous_url = None
-        if rows and has_next:
-            next_url = self._page_url(request, [rows[-1]["certname"], rows[-1]["catalog"]["id"]])
-        if rows and has_previous:
-            previous_url = self._page_url(request, [rows[0]["certname"], rows[0]["catalog"]["id"], "before"])
-        elif not rows and (after or before):  # past either end: back to the first page
-            previous_url = self._page_url(request, None)
+        rows = page.rows
+        next_url = page.next_cursor and self._page_url(request, page.next_cursor)
+        if page.prev_cursor:
+            previous_url = self._page_url(request, [*page.prev_cursor, "before"])
+        else:  # past the end, or the first page: back to the first page unless this is it
+            previous_url = None if page.first else self._page_url(request, None)
         return Response({"next": next_url, "previous": previous_url, "results": rows})
 
     @staticmethod

@@ -10,8 +10,7 @@ from inventory.ui import paging
 from inventory.ui.access import ui_view
 from inventory.ui.common import parse_when, render_page
 from inventory.ui.where import WhereError, catalogs
-from inventory.where_applied import Cursor
-from inventory.where_applied import where_applied as find
+from inventory.where_applied import walk
 from reports.models import Report
 
 PAGE_SIZE = 50
@@ -94,24 +93,16 @@ def where_applied(request):
         # certname order expecting matches) is skipped.
         total = _count(f, at, env) if during is None else None
     if asked and not errors and total != 0:
-
-        def fetch(values, backwards: bool, limit: int) -> list[dict]:
-            cursor = Cursor(*values) if values else None
-            found = find(
-                class_name=f.get("class") or None,
-                resource_type=f.get("type") or None,
-                title=f.get("title") or None,
-                code_id=f.get("code_id") or None,
-                catalog_uuid=f.get("catalog_uuid") or None,
-                environment=f.get("env") or None,
-                at=at,
-                during=during,
-                limit=limit,
-                after=None if backwards else cursor,
-                before=cursor if backwards else None,
-            )
-            return found[::-1] if backwards else found  # walk order: nearest to the cursor first
-
+        fetch = walk(
+            class_name=f.get("class") or None,
+            resource_type=f.get("type") or None,
+            title=f.get("title") or None,
+            code_id=f.get("code_id") or None,
+            catalog_uuid=f.get("catalog_uuid") or None,
+            environment=f.get("env") or None,
+            at=at,
+            during=during,
+        )
         try:
             result = paging.seek(fetch, _row_cursor, PAGE_SIZE, after=after, before=before)
         except QueryError as exc:
