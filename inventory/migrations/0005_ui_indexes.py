@@ -5,12 +5,21 @@ certname substring search (Django's ``icontains`` is ``UPPER(certname) LIKE UPPE
 
 from django.db import migrations
 
+# pg_trgm is a contrib extension: packaged PostgreSQL servers ship it, the embedded default
+# (pgserver) does not. Without it the substring search still works, by scanning the node table.
 SQL = """
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS node_ui_reported_idx ON inventory_node (report_timestamp DESC NULLS LAST, certname DESC);
 CREATE INDEX IF NOT EXISTS node_ui_status_reported_idx
     ON inventory_node (latest_report_status, report_timestamp DESC NULLS LAST);
-CREATE INDEX IF NOT EXISTS node_ui_certname_trgm ON inventory_node USING gin (upper(certname) gin_trgm_ops);
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX IF NOT EXISTS node_ui_certname_trgm
+            ON inventory_node USING gin (upper(certname) gin_trgm_ops);
+    END IF;
+END
+$$;
 """
 
 REVERSE = """
