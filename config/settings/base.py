@@ -14,6 +14,7 @@ from config.env import (
     env_choice,
     env_database,
     env_duration,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -101,6 +102,10 @@ _database.setdefault("OPTIONS", {})
 _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1))
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
+# config/postgresql: the health check is skipped for a connection that finished a request cleanly
+# in the last DATABASE_HEALTH_CHECK_INTERVAL seconds (0: check before every request).
+_database["ENGINE"] = "config.postgresql"
+DATABASE_HEALTH_CHECK_INTERVAL = env_float("DATABASE_HEALTH_CHECK_INTERVAL", 1.0, minimum=0.0)
 DATABASES = {"default": _database}
 # ops: read replica (config/db_router.py). Reads of the web and enc processes go to it.
 _replica = env_database("DATABASE_REPLICA_URL")
@@ -109,6 +114,7 @@ if _replica is not None:
     _replica["OPTIONS"].setdefault("connect_timeout", _database["OPTIONS"]["connect_timeout"])
     _replica["CONN_MAX_AGE"] = _database["CONN_MAX_AGE"]
     _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["ENGINE"] = _database["ENGINE"]
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES["replica"] = _replica
 DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
@@ -333,7 +339,6 @@ CONTENT_SECURITY_POLICY = env_str(
 # --- end ops: access policy -----------------------------------------------------------------
 
 # --- orchestration hooks: run waits, event stream, webhooks (reports/orchestration, docs/hooks.md)
-from config.env import env_float  # noqa: E402
 
 # Keep it well below the proxy's server timeout (deploy/haproxy: 120 s): the answer must come first.
 RUNS_WAIT_MAX_TIMEOUT = env_int("RUNS_WAIT_MAX_TIMEOUT", 55, minimum=0, maximum=3600)
