@@ -133,6 +133,9 @@ class Node(models.Model):
 
 class Factset(models.Model):
     node = models.OneToOneField(Node, models.CASCADE, primary_key=True, related_name="factset")
+    # The node's certname, copied by a database trigger on every insert (migration 0011): the
+    # query API lists facts and inventory by certname without reading the node rows.
+    certname = models.TextField(default="", editable=False, help_text="The node's certname (kept by a trigger).")
     environment = models.ForeignKey(Environment, models.PROTECT, null=True, blank=True, related_name="+")
     producer = models.ForeignKey(Producer, models.PROTECT, null=True, blank=True, related_name="+")
     timestamp = models.DateTimeField(help_text="When Stagehand stored this factset.")

@@ -12,7 +12,9 @@ import re
 
 from django.db import connection
 
-PARTITIONED_TABLES = {"reports_report": "producer_timestamp", "reports_resourceevent": "report_timestamp"}
+# Events before reports: a day is dropped table by table, and an event never outlives its report
+# (the events query relies on it and skips the join to reports when it reads no report column).
+PARTITIONED_TABLES = {"reports_resourceevent": "report_timestamp", "reports_report": "producer_timestamp"}
 _PARTITION_RE = re.compile(r"^(reports_report|reports_resourceevent)_p(\d{8})$")
 _known: set[dt.date] = set()
 

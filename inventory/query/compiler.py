@@ -335,8 +335,13 @@ class Compiler:
             if keys is None:
                 raise QueryError(f"there is no implicit relationship between {entity.name} and {target.name}")
             mine, theirs = keys
-            sub = self.select(target, list(theirs), node[2] if len(node) == 3 else None, mode="columns")
-            lhs = ", ".join(self.resolve(entity, k).sql for k in mine)
+            query = node[2] if len(node) == 3 else None
+            if mine == theirs == ("certname",) and E.NODE_KEY in entity.fields and E.NODE_KEY in target.fields:
+                # A certname names one node row: relate the two by node id, so that neither side
+                # reads the node row for its certname (the subquery then skips its node join).
+                mine = theirs = (E.NODE_KEY,)
+            sub = self.select(target, list(theirs), query, mode="columns")
+            lhs = ", ".join(self.resolve(entity, k, for_output=True).sql for k in mine)
             return f"(({lhs}) IN ({sub}))"
         if op == "extract" or op == "from" or op.startswith("select_"):
             raise QueryError(f"'{op}' is not allowed here; use it inside 'in'")
@@ -569,8 +574,14 @@ class Compiler:
             order_sql = " ORDER BY " + ", ".join(order)
         elif entity.scalar_output and mode == "json":
             order_sql = f" ORDER BY {entity.fields[entity.scalar_output].sql}"
+        used = " ".join([select_items, *where, group_sql, order_sql])
+        report = _EVENT_REPORT_JOIN.search(from_sql)
+        if report and not _REPORT_COLUMN.search(used):
+            # Events whose report row is not read: every event's report exists (an event is
+            # stored with its report and deleted before it), so the join filters nothing.
+            from_sql = from_sql[: report.start()] + from_sql[report.end() :]
         join = _NODE_JOIN.search(from_sql)
-        if join and not _NODE_COLUMN.search(" ".join([select_items, *where, group_sql, order_sql])):
+        if join and not _NODE_COLUMN.search(used):
             # Nothing reads the node row: skip the join. Every row of these tables has its node
             # (foreign keys; reports and events are deleted with their node), so it filters
             # nothing but inactive nodes, which the few inactive nodes' ids exclude instead.
@@ -806,6 +817,10 @@ _BOUNDARY = {"from", "subquery", "extract"}
 # A reference to a column of the node row (alias ``n``) in compiled SQL, and the inner join that
 # brings the node row into an entity's source (the group is the referencing column).
 _NODE_COLUMN = re.compile(r"(?<![\w.])n\.")
+_EVENT_REPORT_JOIN = re.compile(
+    r" JOIN reports_report r ON r\.id = ev\.report_id AND r\.producer_timestamp = ev\.report_timestamp(?= |$)"
+)
+_REPORT_COLUMN = re.compile(r"(?<![\w.])r\.")
 _NODE_JOIN = re.compile(r"(?<!LEFT) JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
 CATALOG_LEVEL_FIELDS = {
     "certname",

@@ -16,6 +16,7 @@ operator:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 
@@ -76,6 +77,8 @@ PRODUCER = "(SELECT name FROM inventory_producer WHERE id = {col})"
 PRODUCER_EQ = "{col} = (SELECT id FROM inventory_producer WHERE name = {{p}})"
 NODE_EQ = "{col} = (SELECT id FROM inventory_node WHERE certname = {{p}})"
 FACTS_DOC = "(fs.stable || fs.volatile)"
+# The certname on the factset row (a copy kept by the database): no node row read to output it.
+FS_CERTNAME = Field("fs.certname", "string", eq_sql=NODE_EQ.format(col="fs.node_id"))
 
 
 def env_field(col: str) -> Field:
@@ -136,7 +139,7 @@ FACTSETS = Entity(
     name="factsets",
     from_sql="inventory_factset fs JOIN inventory_node n ON n.id = fs.node_id",
     fields={
-        "certname": Field("n.certname", "string"),
+        "certname": FS_CERTNAME,
         "environment": env_field("fs.environment_id"),
         "timestamp": Field("fs.timestamp", "timestamp"),
         "producer_timestamp": Field("fs.producer_timestamp", "timestamp"),
@@ -146,7 +149,7 @@ FACTSETS = Entity(
             FACTS_DOC,
             "object",
             out_sql=(
-                "json_build_object('href', '/pdb/query/v4/factsets/' || n.certname || '/facts', 'data', "
+                "json_build_object('href', '/pdb/query/v4/factsets/' || fs.certname || '/facts', 'data', "
                 f"(SELECT coalesce(json_agg(json_build_object('name', k, 'value', v)), '[]') "
                 f"FROM jsonb_each({FACTS_DOC}) AS e(k, v)))"
             ),
@@ -166,7 +169,7 @@ FACTS = Entity(
     name="facts",
     from_sql=FACTS_FROM,
     fields={
-        "certname": Field("n.certname", "string"),
+        "certname": FS_CERTNAME,
         "name": Field("f.name", "string"),
         "value": Field("f.value", "json"),
         "environment": env_field("fs.environment_id"),
@@ -181,7 +184,7 @@ FACT_CONTENTS = Entity(
     name="fact_contents",
     from_sql=FACT_CONTENTS_FROM,
     fields={
-        "certname": Field("n.certname", "string"),
+        "certname": FS_CERTNAME,
         "environment": env_field("fs.environment_id"),
         "name": Field("(fc.path ->> 0)", "string"),
         "path": Field("fc.path", "path"),
@@ -215,7 +218,7 @@ INVENTORY = Entity(
     name="inventory",
     from_sql="inventory_factset fs JOIN inventory_node n ON n.id = fs.node_id",
     fields={
-        "certname": Field("n.certname", "string"),
+        "certname": FS_CERTNAME,
         "timestamp": Field("fs.timestamp", "timestamp"),
         "environment": env_field("fs.environment_id"),
         "facts": Field(FACTS_DOC, "object"),
@@ -461,7 +464,7 @@ PACKAGE_INVENTORY = Entity(
         "CROSS JOIN LATERAL unnest(fs.package_ids) AS up(pid) JOIN inventory_package pk ON pk.id = up.pid"
     ),
     fields={
-        "certname": Field("n.certname", "string"),
+        "certname": FS_CERTNAME,
         "package_name": Field("pk.name", "string"),
         "version": Field("pk.version", "string"),
         "provider": Field("pk.provider", "string"),
@@ -528,6 +531,17 @@ ENTITIES: dict[str, Entity] = {
         CATALOG_INPUT_CONTENTS,
     )
 }
+# Internal (implicit subqueries on certname): the id of the row's node, read without the node row.
+NODE_KEY = "node_id"
+_NODE_ID_OF = re.compile(r" JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
+for _entity in (*ENTITIES.values(), NODES_WITH_FACT_EXPIRATION):
+    if "certname" not in _entity.fields:
+        continue
+    _match = _NODE_ID_OF.search(_entity.from_sql)
+    _key = "n.id" if _entity.name == "nodes" else (_match.group(1) if _match else None)
+    if _key:
+        _entity.fields[NODE_KEY] = Field(_key, "integer", output=False, queryable=False)
+
 # Entity names as endpoints spell them.
 ALIASES = {
     "fact-contents": "fact_contents",

@@ -125,3 +125,82 @@ def test_where_applied_restores_the_parallel_setting(fleet_db):
         assert wa.where_applied(class_name="apache")
         cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
         assert cursor.fetchone()[0] == before
+
+
+EV_FIELDS = ["certname", "status", "timestamp", "resource_type", "resource_title", "property", "environment"]
+EVENT_QUERIES = [
+    ["extract", EV_FIELDS, ["=", "status", "failure"]],
+    ["extract", EV_FIELDS, ["=", "latest_report?", True]],
+    ["extract", EV_FIELDS, ["and", ["=", "resource_type", "File"], ["=", "latest_report?", False]]],
+    ["extract", [["function", "count"], "status"], ["~", "certname", "."], ["group_by", "status"]],
+]
+
+
+@pytest.mark.parametrize("q", EVENT_QUERIES)
+def test_events_without_the_report_join_agree_with_it(fleet_db, monkeypatch, q):
+    import inventory.query.compiler as compiler
+
+    lean = build("events", q)
+    assert "reports_report" not in lean.sql  # none of these reads a report column
+    fast = run_rows(lean)
+    assert fast
+    monkeypatch.setattr(compiler, "_REPORT_COLUMN", compiler.re.compile(""))  # as if a report column were read
+    joined = build("events", q)
+    assert "JOIN reports_report r" in joined.sql
+    key = lambda row: sorted((k, str(v)) for k, v in row.items())  # noqa: E731
+    assert sorted(fast, key=key) == sorted(run_rows(joined), key=key)
+
+
+def test_events_reading_a_report_column_keep_the_join(fleet_db):
+    compiled = build("events", ["=", "configuration_version", "x"])
+    assert "JOIN reports_report r" in compiled.sql
+    assert build("events", None).sql.count("JOIN reports_report r") == 1  # all fields: report hash, run times
+
+
+IMPLICIT = [
+    ("nodes", ["subquery", "resources", ["and", ["=", "type", "Class"], ["=", "title", "Apache"]]]),
+    ("nodes", ["subquery", "facts", ["and", ["=", "name", "role"], ["=", "value", "db"]]]),
+    ("facts", ["and", ["=", "name", "kernel"], ["subquery", "reports", ["=", "status", "failed"]]]),
+    ("reports", ["subquery", "catalogs", ["=", "environment", "production"]]),
+    ("events", ["subquery", "nodes", ["=", ["fact", "role"], "web"]]),
+]
+
+
+@pytest.mark.parametrize(("entity", "q"), IMPLICIT)
+def test_implicit_certname_subqueries_by_node_id_agree_with_by_certname(fleet_db, monkeypatch, entity, q):
+    from inventory.query import entities as E
+
+    by_id = build(entity, q)
+    assert "IN (SELECT" in by_id.sql and "certname) IN" not in by_id.sql
+    fast = run_rows(by_id)
+    assert fast
+    monkeypatch.setattr(E, "NODE_KEY", "no such field")  # relate by certname, as written
+    by_name = build(entity, q)
+    assert "certname) IN" in by_name.sql
+    key = lambda row: sorted((k, str(v)) for k, v in row.items())  # noqa: E731
+    assert sorted(fast, key=key) == sorted(run_rows(by_name), key=key)
+
+
+def test_factset_certname_is_kept_by_the_database(fleet_db):
+    from django.db import connection
+
+    from inventory.models import Factset
+
+    assert all(fs.certname == fs.node.certname for fs in Factset.objects.select_related("node"))
+    node = Node.objects.filter(factset__isnull=False).first()
+    Factset.objects.filter(node=node).update(certname="forged")  # whatever a writer passes
+    assert Factset.objects.get(node=node).certname == node.certname
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE inventory_node SET certname = certname || '.renamed' WHERE id = %s", [node.id])
+    assert Factset.objects.get(node=node).certname == node.certname + ".renamed"
+
+
+@pytest.mark.parametrize("entity", ["inventory", "facts", "fact_contents", "factsets", "package_inventory"])
+def test_factset_entities_output_certnames_without_the_node_row(fleet_db, entity):
+    compiled = build(entity, ["extract", ["certname"], ["~", "certname", "."]])
+    assert "inventory_node n " not in compiled.sql  # only the anti-join on inactive nodes
+    got = {row["certname"] for row in run_rows(compiled)}
+    active = set(Node.objects.filter(deactivated__isnull=True, expired__isnull=True).values_list("certname", flat=True))
+    assert got and got <= active
+    if entity in ("inventory", "facts", "factsets"):
+        assert got == active & set(Node.objects.filter(factset__isnull=False).values_list("certname", flat=True))
