@@ -49,10 +49,11 @@ def role_resources(r: int) -> list[dict]:
     return out
 
 
-def commands(n_nodes: int, now: dt.datetime) -> list[dict]:
+def commands(n_nodes: int, now: dt.datetime, first: int = 1) -> list[dict]:
+    """Commands for nodes ``first`` .. ``n_nodes``; a node's data depends only on its number and ``now``."""
     out = []
     roles = {r: role_resources(r) for r in range(ROLES)}
-    for i in range(1, n_nodes + 1):
+    for i in range(first, n_nodes + 1):
         r = i % ROLES
         cert = f"node-{i:06d}.bench.example.com"
         env = "production" if i % 20 < 16 else ("staging" if i % 20 < 19 else "development")
@@ -122,6 +123,13 @@ def commands(n_nodes: int, now: dt.datetime) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, default=2000)
+    parser.add_argument(
+        "--first",
+        type=int,
+        default=1,
+        help="load nodes FIRST..NODES only, into a database already holding nodes 1..FIRST-1 (same --now): "
+        "grows a loaded fleet, e.g. a copy of the 10,000-node databases to 50,000",
+    )
     parser.add_argument("--puppetdb", default=None)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
@@ -153,12 +161,13 @@ def main() -> None:
         now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")).astimezone(dt.UTC).replace(microsecond=0)
     else:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    print(f"fleet of {args.nodes} nodes around --now {now:%Y-%m-%dT%H:%M:%SZ}", flush=True)
-    cmds = commands(args.nodes, now)
+    print(f"fleet of nodes {args.first}..{args.nodes} around --now {now:%Y-%m-%dT%H:%M:%SZ}", flush=True)
+    cmds = commands(args.nodes, now, args.first)
     if args.target in ("both", "stagehand"):
         call_command("migrate", verbosity=0)
         started = time.monotonic()
-        fleet.clear()
+        if args.first == 1:
+            fleet.clear()
         fleet.load(cmds)
         print(
             f"stagehand: stored {len(cmds)} commands through the ingest storage in {time.monotonic() - started:.0f}s",
