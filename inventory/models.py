@@ -233,7 +233,11 @@ class Resource(models.Model):
 
 
 class ResourceSet(models.Model):
-    """A distinct set of resources; many catalogs (nodes and versions) share one."""
+    """A distinct set of resources; many catalogs (nodes and versions) share one.
+
+    The database also keeps ``inventory_classmember`` (resource id of a class, set id), a B-tree
+    of the sets' classes maintained by triggers on this table (migration 0012): "the sets holding
+    class X" is an index-only scan there."""
 
     hash = models.BinaryField(unique=True, help_text="sha1 of the sorted resource hashes.")
     resource_ids = ArrayField(models.BigIntegerField(), help_text="Sorted ascending.")

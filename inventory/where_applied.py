@@ -201,8 +201,16 @@ def where_applied(
                 # sets' GIN index, a common one (a class on a quarter of the fleet) by walking
                 # the nodes in certname order and testing each catalog's set, stopping at the
                 # page size.
-                joins = "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
-                where.append(f"rs.resource_ids && {p(resource_ids)}::bigint[]")
+                if resource_type is not None and puppet_type_name(resource_type.strip()) == "Class":
+                    # Classes: the (class, set) B-tree the database keeps (migration 0012), a
+                    # primary-key probe per walked catalog instead of reading its set's row.
+                    where.append(
+                        "EXISTS (SELECT 1 FROM inventory_classmember cm WHERE cm.set_id = c.resource_set_id "
+                        f"AND cm.resource_id = ANY({p(resource_ids)}::bigint[]))"
+                    )
+                else:
+                    joins = "JOIN inventory_resourceset rs ON rs.id = c.resource_set_id"
+                    where.append(f"rs.resource_ids && {p(resource_ids)}::bigint[]")
             else:
                 # Many resources (a type without a title): the sets holding any of them through
                 # the GIN index, passed as one array so the catalogs are tested with a hash.

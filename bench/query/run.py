@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
@@ -245,6 +247,38 @@ def count_rows(content: bytes) -> int | None:
     return len(body) if isinstance(body, list) else 1
 
 
+class Http:
+    """One keep-alive HTTP/1.1 connection (``http.client``) and nothing else on the request path,
+    so that the figures are the servers' rather than a client library's (``requests`` added about
+    0.5 ms to every call here). No ``Accept-Encoding``: neither side compresses over loopback."""
+
+    def __init__(self, base: str):
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.conn: http.client.HTTPConnection | None = None
+
+    def get(self, path: str, params: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        target = path + ("?" + urlencode(params) if params else "")
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            try:
+                self.conn.request("GET", target, headers=headers or {})
+                response = self.conn.getresponse()
+                body = response.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+                continue
+            if response.will_close:
+                self.conn.close()
+                self.conn = None
+            return response.status, body
+        raise AssertionError("unreachable")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=30)
@@ -263,7 +297,6 @@ def main() -> None:
     import django
 
     django.setup()
-    import requests
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -295,19 +328,15 @@ def main() -> None:
     day1 = f"{day + dt.timedelta(days=1):%Y-%m-%d}T00:00:00.000Z"
 
     if args.stagehand:
-        stagehand_session = requests.Session()
-        ui_session = requests.Session()
-        ui_session.cookies.set(settings.SESSION_COOKIE_NAME, session_cookie)
+        stagehand_http = Http(args.stagehand)
+        ui_cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_cookie}"}
 
         def stagehand_get(path, params):
-            url = args.stagehand.rstrip("/") + path
             if path.startswith("/pdb/") and args.anonymous:
-                r = stagehand_session.get(url, params=params, timeout=120)
-            elif path.startswith(("/pdb/", "/api/")):
-                r = stagehand_session.get(url, params=params, headers={"Authorization": auth}, timeout=120)
-            else:
-                r = ui_session.get(url, params=params, timeout=120)
-            return r.status_code, r.content
+                return stagehand_http.get(path, params)
+            if path.startswith(("/pdb/", "/api/")):
+                return stagehand_http.get(path, params, {"Authorization": auth})
+            return stagehand_http.get(path, params, ui_cookie)
     else:
         client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=auth)
         anonymous_client = Client(HTTP_HOST="127.0.0.1")
@@ -319,7 +348,7 @@ def main() -> None:
                 r = (client if path.startswith(("/pdb/", "/api/")) else ui_client).get(path, params)
             return r.status_code, r.content
 
-    pdb_session = requests.Session()
+    pdb_http = Http(args.puppetdb) if args.puppetdb else None
 
     def timed(get, path, params) -> tuple[float, int, bytes]:
         started = time.perf_counter()
@@ -327,8 +356,7 @@ def main() -> None:
         return (time.perf_counter() - started) * 1000, status, content
 
     def puppetdb_get(path, params):
-        r = pdb_session.get(args.puppetdb.rstrip("/") + path, params=params, timeout=120)
-        return r.status_code, r.content
+        return pdb_http.get(path, params)
 
     results = []
     load_before = loadavg()

@@ -747,6 +747,8 @@ class Compiler:
                     and c[0] in ("=", "in", "~")
                     and (c[1] in ("title", "tag", "resource") or (isinstance(c[1], list) and c[1][:1] == ["parameter"]))
                 ):
+                    if pinned_values(conjuncts, "type") == ["Class"]:
+                        return E.CLASSES_LOOKUP_FROM
                     return E.RESOURCES_LOOKUP_FROM
         return entity.from_sql
 

@@ -314,10 +314,20 @@ RESOURCES_EXPAND_FROM = (
     "CROSS JOIN LATERAL unnest(rs.resource_ids) AS u(rid) "
     "JOIN inventory_resource r ON r.id = u.rid"
 )
+# Resources found first (by title, tag, hash or parameter), then the sets holding them through the
+# GIN index on the sets' resource ids.
 RESOURCES_LOOKUP_FROM = (
     "inventory_resource r "
     "JOIN inventory_resourceset rs ON rs.resource_ids @> ARRAY[r.id] "
     "JOIN inventory_catalog c ON c.resource_set_id = rs.id "
+    "JOIN inventory_node n ON n.id = c.node_id"
+)
+# The same for classes (type = "Class"), through the (class, set) B-tree the database keeps from
+# the sets (migration 0012): an index-only scan instead of reading every matching set row.
+CLASSES_LOOKUP_FROM = (
+    "inventory_resource r "
+    "JOIN inventory_classmember cm ON cm.resource_id = r.id "
+    "JOIN inventory_catalog c ON c.resource_set_id = cm.set_id "
     "JOIN inventory_node n ON n.id = c.node_id"
 )
 RESOURCE_ONLY_FIELDS = {"type", "title", "tag", "tags", "resource", "exported", "file", "line", "parameters"}

@@ -204,3 +204,92 @@ def test_factset_entities_output_certnames_without_the_node_row(fleet_db, entity
     assert got and got <= active
     if entity in ("inventory", "facts", "factsets"):
         assert got == active & set(Node.objects.filter(factset__isnull=False).values_list("certname", flat=True))
+
+
+def _members():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT resource_id, set_id FROM inventory_classmember")
+        members = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT DISTINCT r.id, rs.id FROM inventory_resourceset rs, unnest(rs.resource_ids) AS u(rid) "
+            "JOIN inventory_resource r ON r.id = u.rid AND r.type = 'Class'"
+        )
+        return members, set(cursor.fetchall())
+
+
+def test_class_members_are_kept_by_the_database(fleet_db):
+    from django.db import connection, transaction
+
+    from inventory.models import Resource, ResourceSet
+
+    members, expected = _members()
+    assert members and members == expected
+    a_class = Resource.objects.filter(type="Class").first()
+    other = Resource.objects.exclude(type="Class").first()
+    spare = ResourceSet.objects.create(hash=b"spare-set", resource_ids=[a_class.id, other.id], size=2)
+    members, expected = _members()
+    assert (a_class.id, spare.id) in members and (other.id, spare.id) not in members and members == expected
+    ResourceSet.objects.filter(id=spare.id).update(resource_ids=[other.id])
+    members, expected = _members()
+    assert all(s != spare.id for _r, s in members) and members == expected
+    ResourceSet.objects.filter(id=spare.id).update(resource_ids=[a_class.id])
+    assert (a_class.id, spare.id) in _members()[0]
+    spare.delete()
+    members, expected = _members()
+    assert all(s != spare.id for _r, s in members) and members == expected
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the ORM's deferred checks, before TRUNCATE
+        cursor.execute("TRUNCATE inventory_resourceset CASCADE")
+        assert _members() == (set(), set())
+        raise Rollback
+    members, expected = _members()
+    assert members and members == expected
+
+
+CLASS_LOOKUPS = [
+    ["and", ["=", "type", "Class"], ["=", "title", "Apache"]],
+    ["extract", [["function", "count"]], ["and", ["=", "type", "Class"], ["=", "title", "Apache"]]],
+    ["and", ["=", "type", "Class"], ["=", "tag", "apache"]],
+    ["extract", ["certname", "title"], ["and", ["=", "type", "Class"], ["~", "title", "^A"]]],
+    ["and", ["=", "type", "Class"], ["in", "title", ["array", ["Apache", "Nginx", "Ntp"]]]],
+]
+
+
+@pytest.mark.parametrize("q", CLASS_LOOKUPS)
+def test_class_lookups_through_members_agree_with_the_gin_index(fleet_db, monkeypatch, q):
+    from inventory.query import entities as E
+
+    lookup = build("resources", q)
+    assert "inventory_classmember" in lookup.sql
+    fast = run_rows(lookup)
+    monkeypatch.setattr(E, "CLASSES_LOOKUP_FROM", E.RESOURCES_LOOKUP_FROM)
+    through_gin = build("resources", q)
+    assert "inventory_classmember" not in through_gin.sql
+    key = lambda row: sorted((k, str(v)) for k, v in row.items())  # noqa: E731
+    assert fast and sorted(fast, key=key) == sorted(run_rows(through_gin), key=key)
+
+
+@pytest.mark.parametrize("kwargs", [{"class_name": "apache"}, {"resource_type": "class", "title": "Apache"}])
+def test_where_applied_classes_through_members_agree_with_the_sets(fleet_db, kwargs):
+    from django.db import connection
+
+    through_members = wa.where_applied(**kwargs)
+    assert through_members
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE inventory_classmember RENAME TO inventory_classmember_off")
+        cursor.execute(
+            "CREATE TEMP VIEW inventory_classmember AS "
+            "SELECT u.rid AS resource_id, rs.id AS set_id FROM inventory_resourceset rs, "
+            "unnest(rs.resource_ids) AS u(rid)"
+        )
+        try:
+            assert wa.where_applied(**kwargs) == through_members
+        finally:
+            cursor.execute("DROP VIEW inventory_classmember")
+            cursor.execute("ALTER TABLE inventory_classmember_off RENAME TO inventory_classmember")
