@@ -16,6 +16,9 @@ keepalive = 5
 preload_app = False
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10 if max_requests else 0
+# gunicorn's runtime control socket (gunicornc) is not used; its default path is one per user,
+# so the web and ingest processes on one host would fight over it (an ERROR line at start).
+control_socket_disable = True
 
 # --- ops: Prometheus multiprocess mode (config/metrics_bootstrap.py) ---------------------------
 from config import metrics_bootstrap  # noqa: E402
