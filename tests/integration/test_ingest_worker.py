@@ -154,7 +154,8 @@ def test_broker_flushed_while_commands_queued(tmp_path, artifacts_dir):
                 timeout=30,
             )
             assert resp.status_code == 200
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # kombu's redis+socket:// (the embedded broker) is redis-py's unix://
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL.replace("redis+socket://", "unix://", 1))
     assert client.llen("ingest") >= n  # the tasks are queued...
     client.flushdb()  # ...and lost
     assert _pending() == n
