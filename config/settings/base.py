@@ -102,8 +102,8 @@ _database.setdefault("OPTIONS", {})
 _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1))
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
-# config/postgresql: the health check is skipped for a connection that finished a request cleanly
-# in the last DATABASE_HEALTH_CHECK_INTERVAL seconds (0: check before every request).
+# config/postgresql: the health check is skipped for a connection used in the last
+# DATABASE_HEALTH_CHECK_INTERVAL seconds (0: check before every request).
 _database["ENGINE"] = "config.postgresql"
 DATABASE_HEALTH_CHECK_INTERVAL = env_float("DATABASE_HEALTH_CHECK_INTERVAL", 1.0, minimum=0.0)
 DATABASES = {"default": _database}
