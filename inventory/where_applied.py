@@ -117,7 +117,8 @@ def where_applied(
         resource_type, title = "Class", puppet_type_name(class_name.strip())
     resource_conds = []
     if resource_type is not None:
-        resource_conds.append(f"r.type = {p(puppet_type_name(resource_type.strip()))}")
+        resource_type = puppet_type_name(resource_type.strip())
+        resource_conds.append(f"r.type = {p(resource_type)}")
     if title is not None:
         if resource_type is None:
             raise QueryError("'title' needs 'type'")
@@ -201,7 +202,7 @@ def where_applied(
                 # sets' GIN index, a common one (a class on a quarter of the fleet) by walking
                 # the nodes in certname order and testing each catalog's set, stopping at the
                 # page size.
-                if resource_type is not None and puppet_type_name(resource_type.strip()) == "Class":
+                if resource_type == "Class":
                     # Classes: the (class, set) B-tree the database keeps (migration 0012), a
                     # primary-key probe per walked catalog instead of reading its set's row.
                     where.append(

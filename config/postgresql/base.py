@@ -32,7 +32,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             and not self.health_check_done
             and not self.errors_occurred
             and self._used_at is not None
-            and time.monotonic() - self._used_at < getattr(settings, "DATABASE_HEALTH_CHECK_INTERVAL", 1.0)
+            and time.monotonic() - self._used_at < settings.DATABASE_HEALTH_CHECK_INTERVAL
             and not self.connection.broken
             and not self.connection.closed
         ):

@@ -575,12 +575,11 @@ class Compiler:
         elif entity.scalar_output and mode == "json":
             order_sql = f" ORDER BY {entity.fields[entity.scalar_output].sql}"
         used = " ".join([select_items, *where, group_sql, order_sql])
-        report = _EVENT_REPORT_JOIN.search(from_sql)
-        if report and not _REPORT_COLUMN.search(used):
+        if E.EVENT_REPORT_JOIN in from_sql and not _REPORT_COLUMN.search(used):
             # Events whose report row is not read: every event's report exists (an event is
             # stored with its report and deleted before it), so the join filters nothing.
-            from_sql = from_sql[: report.start()] + from_sql[report.end() :]
-        join = _NODE_JOIN.search(from_sql)
+            from_sql = from_sql.replace(E.EVENT_REPORT_JOIN, "", 1)
+        join = E.NODE_JOIN.search(from_sql)
         if join and not _NODE_COLUMN.search(used):
             # Nothing reads the node row: skip the join. Every row of these tables has its node
             # (foreign keys; reports and events are deleted with their node), so it filters
@@ -816,14 +815,10 @@ def pinned_values(conjuncts: list, fieldname: str, kind=str) -> list | None:
 
 
 _BOUNDARY = {"from", "subquery", "extract"}
-# A reference to a column of the node row (alias ``n``) in compiled SQL, and the inner join that
-# brings the node row into an entity's source (the group is the referencing column).
+# A reference to a column of the node row (alias ``n``) or of the report row (alias ``r``) in
+# compiled SQL (the joins that bring them in: entities.NODE_JOIN, entities.EVENT_REPORT_JOIN).
 _NODE_COLUMN = re.compile(r"(?<![\w.])n\.")
-_EVENT_REPORT_JOIN = re.compile(
-    r" JOIN reports_report r ON r\.id = ev\.report_id AND r\.producer_timestamp = ev\.report_timestamp(?= |$)"
-)
 _REPORT_COLUMN = re.compile(r"(?<![\w.])r\.")
-_NODE_JOIN = re.compile(r"(?<!LEFT) JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
 CATALOG_LEVEL_FIELDS = {
     "certname",
     "environment",

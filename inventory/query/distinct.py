@@ -103,8 +103,7 @@ def events_entity(params: Params, window: Window, query) -> E.Entity:
         "GROUP BY le.node_id, le.resource_type, le.resource_title, le.property, le.name) AS de "
         "JOIN reports_resourceevent ev ON ev.node_id = de.node_id AND ev.resource_type = de.resource_type "
         "AND ev.resource_title = de.resource_title AND ev.property IS NOT DISTINCT FROM de.property "
-        "AND ev.name IS NOT DISTINCT FROM de.name AND ev.timestamp = de.latest "
-        "JOIN reports_report r ON r.id = ev.report_id AND r.producer_timestamp = ev.report_timestamp "
-        "JOIN inventory_node n ON n.id = ev.node_id"
+        "AND ev.name IS NOT DISTINCT FROM de.name AND ev.timestamp = de.latest"
+        f"{E.EVENT_REPORT_JOIN} JOIN inventory_node n ON n.id = ev.node_id"
     )
     return replace(E.EVENTS, from_sql=from_sql)

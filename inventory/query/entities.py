@@ -77,6 +77,11 @@ PRODUCER = "(SELECT name FROM inventory_producer WHERE id = {col})"
 PRODUCER_EQ = "{col} = (SELECT id FROM inventory_producer WHERE name = {{p}})"
 NODE_EQ = "{col} = (SELECT id FROM inventory_node WHERE certname = {{p}})"
 FACTS_DOC = "(fs.stable || fs.volatile)"
+# The inner join that brings the node row (alias ``n``) into an entity's source; the group is the
+# row's node id column.
+NODE_JOIN = re.compile(r"(?<!LEFT) JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
+# The join from an event to its report (also in the distinct_resources source, distinct.py).
+EVENT_REPORT_JOIN = " JOIN reports_report r ON r.id = ev.report_id AND r.producer_timestamp = ev.report_timestamp"
 # The certname on the factset row (a copy kept by the database): no node row read to output it.
 FS_CERTNAME = Field("fs.certname", "string", eq_sql=NODE_EQ.format(col="fs.node_id"))
 
@@ -422,10 +427,7 @@ REPORTS = Entity(
 
 EVENTS = Entity(
     name="events",
-    from_sql=(
-        "reports_resourceevent ev JOIN reports_report r ON r.id = ev.report_id "
-        "AND r.producer_timestamp = ev.report_timestamp JOIN inventory_node n ON n.id = ev.node_id"
-    ),
+    from_sql=f"reports_resourceevent ev{EVENT_REPORT_JOIN} JOIN inventory_node n ON n.id = ev.node_id",
     fields={
         "certname": Field("ev.certname", "string", eq_sql=NODE_EQ.format(col="ev.node_id")),
         "report": Field("r.hash", "string"),
@@ -543,11 +545,10 @@ ENTITIES: dict[str, Entity] = {
 }
 # Internal (implicit subqueries on certname): the id of the row's node, read without the node row.
 NODE_KEY = "node_id"
-_NODE_ID_OF = re.compile(r" JOIN inventory_node n ON n\.id = (\w+\.node_id)(?= |$)")
 for _entity in (*ENTITIES.values(), NODES_WITH_FACT_EXPIRATION):
     if "certname" not in _entity.fields:
         continue
-    _match = _NODE_ID_OF.search(_entity.from_sql)
+    _match = NODE_JOIN.search(_entity.from_sql)
     _key = "n.id" if _entity.name == "nodes" else (_match.group(1) if _match else None)
     if _key:
         _entity.fields[NODE_KEY] = Field(_key, "integer", output=False, queryable=False)
