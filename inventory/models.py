@@ -181,12 +181,23 @@ class FactPath(models.Model):
     depth = models.PositiveSmallIntegerField()
     value_type = models.TextField(choices=ValueType.choices)
     last_seen = models.DateTimeField()
+    # Set by the fact-path GC when no factset holds the path; the row is deleted by a later GC
+    # run (``retention.gc_fact_paths``), cleared when the path is stored again.
+    unused_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["path_key", "value_type"], name="factpath_unique"),
         ]
-        indexes = [models.Index(fields=["name"], name="factpath_name_idx")]
+        indexes = [
+            models.Index(fields=["name"], name="factpath_name_idx"),
+            # The few rows the GC marked: ingest clears a mark through it (storage.facts).
+            models.Index(
+                fields=["path_key", "value_type"],
+                condition=models.Q(unused_since__isnull=False),
+                name="factpath_unused_idx",
+            ),
+        ]
 
 
 class Package(models.Model):

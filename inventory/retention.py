@@ -14,6 +14,8 @@ when a lock cannot be had at once the day is left for the next run instead of qu
   ``catalog_history_ttl`` ago are deleted; resource sets, edge sets and resources no catalog
   refers to any more are collected.
 * :func:`purge_reports` — day partitions of reports and events older than ``report_ttl``.
+* :func:`gc_packages` — packages no factset lists any more.
+* :func:`gc_fact_paths` — fact paths no factset holds any more (mark, then sweep after a grace).
 * :func:`delete_node` — PuppetDB's admin ``delete`` command: one node and all its data, now.
 
 Domain code: no request or view imports; the Celery tasks, the management command and the admin
@@ -27,6 +29,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import orjson
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -35,6 +38,7 @@ from config import metrics
 from config.env import parse_duration  # noqa: F401 - re-exported for callers
 from inventory.models import Node
 from inventory.signals import node_deactivated
+from inventory.storage import facts as facts_storage
 from reports import partitions
 
 log = logging.getLogger("stagehand.retention")
@@ -53,6 +57,7 @@ class RetentionPolicy:
     catalog_history_ttl: dt.timedelta
     batch_size: int = 500
     lock_timeout_ms: int = 2000
+    fact_path_gc_grace: dt.timedelta = dt.timedelta(minutes=15)
 
     @classmethod
     def from_settings(cls) -> RetentionPolicy:
@@ -63,6 +68,7 @@ class RetentionPolicy:
             catalog_history_ttl=settings.CATALOG_HISTORY_TTL,
             batch_size=settings.RETENTION_BATCH_SIZE,
             lock_timeout_ms=settings.RETENTION_LOCK_TIMEOUT_MS,
+            fact_path_gc_grace=settings.FACT_PATH_GC_GRACE,
         )
 
 
@@ -393,6 +399,8 @@ def run_all(policy: RetentionPolicy | None = None, *, now: dt.datetime | None = 
         purge_nodes(policy.node_purge_ttl, now=now, batch_size=policy.batch_size),
         gc_catalog_history(policy.catalog_history_ttl, now=now, batch_size=policy.batch_size),
         purge_reports(policy.report_ttl, now=now, lock_timeout_ms=policy.lock_timeout_ms),
+        gc_packages(batch_size=policy.batch_size),
+        gc_fact_paths(policy.fact_path_gc_grace, now=now),
     ]
 
 
@@ -450,7 +458,106 @@ def clean(operations: list, policy: RetentionPolicy | None = None) -> list[RunRe
                 results.append(gc_packages(batch_size=policy.batch_size))
             else:  # "other": catalog history and unreferenced resources, fact paths
                 results.append(gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size))
+                results.append(gc_fact_paths(policy.fact_path_gc_grace))
     return results
+
+
+# --- fact paths ------------------------------------------------------------------------------
+
+# Every (path, type) of the factsets whose node id is in [lo, hi): the merged document walked
+# down through hashes and arrays, in PostgreSQL. Paths come back as JSON arrays (array indexes
+# as numbers, as ``FactPath.path_key``); types as ``storage.facts.fact_paths`` names them.
+_LIVE_PATHS_SQL = """
+WITH RECURSIVE walk(path, value) AS (
+    SELECT jsonb_build_array(e.key), e.value
+    FROM inventory_factset fs CROSS JOIN LATERAL jsonb_each(fs.stable || fs.volatile) e
+    WHERE fs.node_id >= %s AND fs.node_id < %s
+  UNION ALL
+    SELECT w.path || sub.segment, sub.value
+    FROM walk w CROSS JOIN LATERAL (
+        SELECT to_jsonb(o.key) AS segment, o.value
+        FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value ELSE '{}'::jsonb END) o
+      UNION ALL
+        SELECT to_jsonb(a.n - 1), a.value
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value ELSE '[]'::jsonb END)
+             WITH ORDINALITY a(value, n)
+    ) sub
+    WHERE jsonb_typeof(w.value) IN ('object', 'array')
+)
+SELECT DISTINCT path::text,
+       CASE jsonb_typeof(value)
+           WHEN 'object' THEN 'hash'
+           WHEN 'number' THEN CASE WHEN value::text ~ '[.eE]' THEN 'float' ELSE 'integer' END
+           ELSE jsonb_typeof(value)
+       END
+FROM walk
+"""
+
+
+def _live_fact_paths(chunk: int) -> set[tuple[str, str]]:
+    """The (path_key, value_type) pairs some factset holds now, walking ``chunk`` nodes per
+    statement (each statement a consistent view of its nodes; no long transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(node_id), max(node_id) FROM inventory_factset")
+        low, high = cursor.fetchone()
+        live: set[tuple[str, str]] = set()
+        if low is None:
+            return live
+        for start in range(low, high + 1, chunk):
+            cursor.execute(_LIVE_PATHS_SQL, [start, start + chunk])
+            live.update((orjson.dumps(orjson.loads(path)).decode(), kind) for path, kind in cursor.fetchall())
+    return live
+
+
+def gc_fact_paths(grace: dt.timedelta, *, now: dt.datetime | None = None, chunk: int = 1000) -> RunResult:
+    """Forget fact paths that no factset holds any more (PuppetDB's fact-path GC), so that
+    ``fact-names`` and ``fact-paths`` list what the fleet has.
+
+    Mark and sweep: a path found in no factset is marked ``unused_since``; a later run deletes it
+    once it has been marked for ``grace`` and is still found nowhere. Storing the path again
+    (``storage.facts``) clears the mark, under a row lock the delete re-checks, and a path a
+    still-open ingest transaction is adding is seen by the next run before its grace is over.
+    A path some factset holds but no row names (an ingest that lost a race with a sweep) is
+    written back, so every run leaves the table complete for what it walked.
+    """
+    started = time.perf_counter()
+    now = now or timezone.now()
+    live = _live_fact_paths(chunk)
+    marked = unmarked = deleted = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, path_key, value_type, unused_since FROM inventory_factpath")
+        rows = cursor.fetchall()
+        known = {(key, kind) for _, key, kind, _ in rows}
+        dead_ids = [i for i, key, kind, _ in rows if (key, kind) not in live]
+        revived_ids = [i for i, key, kind, since in rows if since is not None and (key, kind) in live]
+        stale = [
+            i for i, key, kind, since in rows if since is not None and since <= now - grace and (key, kind) not in live
+        ]
+        # Paths a factset holds but no row names (an ingest lost a race with an earlier sweep).
+        missing = [facts_storage.path_row(orjson.loads(key), kind, key) for key, kind in live - known]
+        if revived_ids:
+            cursor.execute("UPDATE inventory_factpath SET unused_since = NULL WHERE id = ANY(%s)", [revived_ids])
+            unmarked = cursor.rowcount
+        if dead_ids:
+            cursor.execute(
+                "UPDATE inventory_factpath SET unused_since = %s WHERE id = ANY(%s) AND unused_since IS NULL",
+                [now, dead_ids],
+            )
+            marked = cursor.rowcount
+        if stale:
+            cursor.execute(
+                "DELETE FROM inventory_factpath WHERE id = ANY(%s) AND unused_since <= %s", [stale, now - grace]
+            )
+            deleted = cursor.rowcount
+        for batch in range(0, len(missing), 5000):
+            facts_storage.upsert_paths(cursor, missing[batch : batch + 5000], now)
+    facts_storage.forget_paths()
+    result = RunResult(
+        "gc_fact_paths",
+        count=deleted,
+        details={"marked": marked, "unmarked": unmarked, "restored": len(missing), "live": len(live)},
+    )
+    return _observe(result, started)
 
 
 def gc_packages(*, batch_size: int = 500) -> RunResult:

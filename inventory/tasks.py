@@ -34,3 +34,13 @@ def purge_reports() -> dict:
 def gc_catalog_history() -> dict:
     policy = _policy()
     return retention.gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size).as_dict()
+
+
+@shared_task(name="stagehand.housekeeping.gc_packages", ignore_result=False)
+def gc_packages() -> dict:
+    return retention.gc_packages(batch_size=_policy().batch_size).as_dict()
+
+
+@shared_task(name="stagehand.housekeeping.gc_fact_paths", ignore_result=False)
+def gc_fact_paths() -> dict:
+    return retention.gc_fact_paths(_policy().fact_path_gc_grace).as_dict()

@@ -273,6 +273,9 @@ CATALOG_HISTORY_TTL = env_duration("CATALOG_HISTORY_TTL", "30d")
 GC_INTERVAL = env_duration("GC_INTERVAL", "60m")
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500, minimum=1)
 RETENTION_LOCK_TIMEOUT_MS = env_int("RETENTION_LOCK_TIMEOUT_MS", 2000, minimum=1)
+# A fact path no factset holds is deleted by the first GC run at least this long after the run
+# that found it unused (retention.gc_fact_paths); must exceed storage.facts.KNOWN_PATHS_TTL (5m).
+FACT_PATH_GC_GRACE = env_duration("FACT_PATH_GC_GRACE", "15m")
 if GC_INTERVAL:
     CELERY_BEAT_SCHEDULE.update(
         {
@@ -281,7 +284,14 @@ if GC_INTERVAL:
                 "schedule": GC_INTERVAL.total_seconds(),
                 "options": {"expires": GC_INTERVAL.total_seconds()},
             }
-            for _task in ("expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history")
+            for _task in (
+                "expire_nodes",
+                "purge_nodes",
+                "purge_reports",
+                "gc_catalog_history",
+                "gc_packages",
+                "gc_fact_paths",
+            )
         }
     )
 # --- end ops: retention ---------------------------------------------------------------------

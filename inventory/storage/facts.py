@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 
 import orjson
 
@@ -20,14 +21,20 @@ VOLATILE_MAX_SHARE = 0.5
 MAX_PATHS_PER_COMMAND = 20_000
 
 # (path_key, type) pairs this process knows are in inventory_factpath. Only ever used to skip
-# an INSERT ... ON CONFLICT DO NOTHING, so a stale entry costs nothing but a missing path row
-# until the next change of that fact (fact-path GC must clear it with ``forget_paths``).
+# the upsert of a path row, so a stale entry (a path the fact-path GC deleted since) costs
+# nothing but a missing path row until the next change of that fact after the entry expired:
+# the whole set is forgotten every KNOWN_PATHS_TTL seconds, well inside the GC's grace period
+# (retention.gc_fact_paths deletes a path only after it was unused for FACT_PATH_GC_GRACE).
 _known_paths: set[tuple[str, str]] = set()
 _KNOWN_PATHS_MAX = 500_000
+KNOWN_PATHS_TTL = 300.0
+_known_since = time.monotonic()
 
 
 def forget_paths() -> None:
+    global _known_since
     _known_paths.clear()
+    _known_since = time.monotonic()
 
 
 def facts_hash(values: dict) -> str:
@@ -64,25 +71,45 @@ def fact_paths(facts: dict, limit: int = MAX_PATHS_PER_COMMAND) -> list[tuple[li
     return out
 
 
+# Insert path rows (``x``: JSON records from :func:`path_row`) and clear the GC's mark on those
+# that exist. ON CONFLICT DO NOTHING takes no row lock, and the UPDATE touches only marked rows
+# (a partial index): concurrent ingest never waits on the shared path rows. A sweep deleting a
+# marked path waits for the UPDATE's row lock and re-checks the mark; a path lost to a sweep
+# racing the INSERT is written back by the next GC run, which inserts every live path it finds.
+UPSERT_PATHS_SQL = """
+WITH x AS (SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(k text, p jsonb, n text, d int, t text)),
+inserted AS (
+    INSERT INTO inventory_factpath (path, path_key, name, depth, value_type, last_seen)
+    SELECT ARRAY(SELECT jsonb_array_elements_text(x.p)), x.k, x.n, x.d, x.t, %(now)s FROM x
+    ON CONFLICT (path_key, value_type) DO NOTHING
+)
+UPDATE inventory_factpath fp SET unused_since = NULL
+FROM x WHERE fp.unused_since IS NOT NULL AND fp.path_key = x.k AND fp.value_type = x.t
+"""
+
+
+def path_row(path: list, vtype: str, key: str | None = None) -> dict:
+    """One record for :data:`UPSERT_PATHS_SQL`; ``key`` is ``path``'s JSON encoding (path_key)."""
+    key = key if key is not None else orjson.dumps(path).decode()
+    return {"k": key, "p": [str(s) for s in path], "n": str(path[0]), "d": len(path) - 1, "t": vtype}
+
+
+def upsert_paths(cursor, rows: list[dict], now: dt.datetime) -> None:
+    rows.sort(key=lambda r: (r["k"], r["t"]))  # one lock order for the marked rows it updates
+    cursor.execute(UPSERT_PATHS_SQL, {"rows": orjson.dumps(rows).decode(), "now": now})
+
+
 def _store_paths(cursor, facts: dict, now: dt.datetime) -> None:
+    if len(_known_paths) > _KNOWN_PATHS_MAX or time.monotonic() - _known_since > KNOWN_PATHS_TTL:
+        forget_paths()
     rows = []
     for path, vtype in fact_paths(facts):
         key = orjson.dumps(path).decode()
-        if (key, vtype) in _known_paths:
-            continue
-        rows.append({"k": key, "p": [str(s) for s in path], "n": str(path[0]), "d": len(path) - 1, "t": vtype})
+        if (key, vtype) not in _known_paths:
+            rows.append(path_row(path, vtype, key))
     if not rows:
         return
-    rows.sort(key=lambda r: (r["k"], r["t"]))  # one lock order for concurrent workers
-    cursor.execute(
-        "INSERT INTO inventory_factpath (path, path_key, name, depth, value_type, last_seen) "
-        "SELECT ARRAY(SELECT jsonb_array_elements_text(x.p)), x.k, x.n, x.d, x.t, %s "
-        "FROM jsonb_to_recordset(%s::jsonb) AS x(k text, p jsonb, n text, d int, t text) "
-        "ON CONFLICT (path_key, value_type) DO NOTHING",
-        [now, orjson.dumps(rows).decode()],
-    )
-    if len(_known_paths) > _KNOWN_PATHS_MAX:
-        _known_paths.clear()
+    upsert_paths(cursor, rows, now)
     _known_paths.update((r["k"], r["t"]) for r in rows)
 
 

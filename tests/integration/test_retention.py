@@ -229,6 +229,7 @@ def test_admin_clean_and_delete(client, admin_token):
         "purge_reports",
         "gc_packages",
         "gc_catalog_history",
+        "gc_fact_paths",
     }
     response = post_cmd(
         client, {"command": "delete", "version": 1, "payload": {"certname": "keep.example"}}, admin_token
@@ -306,6 +307,8 @@ def test_beat_schedule_has_housekeeping_tasks():
         "stagehand.housekeeping.purge_nodes",
         "stagehand.housekeeping.purge_reports",
         "stagehand.housekeeping.gc_catalog_history",
+        "stagehand.housekeeping.gc_packages",
+        "stagehand.housekeeping.gc_fact_paths",
     } <= tasks
     app.loader.import_default_modules()
     assert tasks <= set(app.tasks)

@@ -1,6 +1,6 @@
 """``manage.py housekeeping [operation ...]``: run retention now (what beat runs every
 GC_INTERVAL). Operations: expire_nodes, purge_nodes, purge_reports, gc_catalog_history,
-gc_packages; none means all. TTLs come from the settings (NODE_TTL, ...) unless overridden."""
+gc_packages, gc_fact_paths; none means all. TTLs come from the settings (NODE_TTL, ...) unless overridden."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from config.env import parse_duration
 from inventory import retention
 
-OPERATIONS = ["expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history", "gc_packages"]
+OPERATIONS = ["expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history", "gc_packages", "gc_fact_paths"]
 
 
 def _duration(text):
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--node-purge-ttl")
         parser.add_argument("--report-ttl")
         parser.add_argument("--catalog-history-ttl")
+        parser.add_argument("--fact-path-gc-grace")
         parser.add_argument("--batch-size", type=int)
 
     def handle(self, *args, operations, **options):
@@ -36,8 +37,8 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown operation(s) {unknown}; known: {OPERATIONS}")
         policy = retention.RetentionPolicy.from_settings()
-        for name in ("node_ttl", "node_purge_ttl", "report_ttl", "catalog_history_ttl"):
-            if options.get(name):
+        for name in ("node_ttl", "node_purge_ttl", "report_ttl", "catalog_history_ttl", "fact_path_gc_grace"):
+            if options.get(name) is not None:
                 setattr(policy, name, _duration(options[name]))
         if options.get("batch_size"):
             if options["batch_size"] < 1:
@@ -52,6 +53,8 @@ class Command(BaseCommand):
                 result = retention.purge_reports(policy.report_ttl, lock_timeout_ms=policy.lock_timeout_ms)
             elif op == "gc_catalog_history":
                 result = retention.gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size)
-            else:
+            elif op == "gc_packages":
                 result = retention.gc_packages(batch_size=policy.batch_size)
+            else:
+                result = retention.gc_fact_paths(policy.fact_path_gc_grace)
             self.stdout.write(orjson.dumps(result.as_dict()).decode())
