@@ -46,7 +46,14 @@ _SECRET_PATTERNS = [
 ]
 
 
+# Every match of a pattern above contains one of these: a string without them is returned as it
+# is after one search instead of four substitutions (the filter runs on every request log line).
+_SECRET_HINT = re.compile(r"(?i)sth_|authorization|x-authentication|://|password|secret")
+
+
 def redact_secrets(text: str) -> str:
+    if not _SECRET_HINT.search(text):
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
