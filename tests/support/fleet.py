@@ -737,8 +737,9 @@ def store_report(p: dict) -> None:
             containing = containing[6:-1]
         for e in r["events"]:
             if r.get("skipped"):
-                # PuppetDB records a skipped resource as one "skipped" event with no details.
-                e = {"status": "skipped", "timestamp": e["timestamp"], "corrective_change": e.get("corrective_change")}
+                # PuppetDB records a skipped resource as one "skipped" event with no details
+                # (ingest.commands._skipped_event: corrective_change too is null).
+                e = {"status": "skipped", "timestamp": e["timestamp"], "corrective_change": None}
             events.append(
                 ResourceEvent(
                     report=report,
