@@ -250,6 +250,13 @@ def test_class_members_are_kept_by_the_database(fleet_db):
         raise Rollback
     members, expected = _members()
     assert members and members == expected
+    # Both tables in one statement (as bench/ingest/run.py clears the inventory): the trigger
+    # finds the members already gone instead of truncating them a second time.
+    with pytest.raises(Rollback), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE inventory_resourceset, inventory_classmember CASCADE")
+        assert _members() == (set(), set())
+        raise Rollback
 
 
 CLASS_LOOKUPS = [
