@@ -68,7 +68,9 @@ def test_a_stored_factset_is_lz4_compressed(lz4, client):
 def test_existing_partitions_are_altered_one_by_one(lz4):
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE lz4_probe (d date, j jsonb) PARTITION BY RANGE (d)")
-        cursor.execute("CREATE TABLE lz4_probe_1 PARTITION OF lz4_probe FOR VALUES FROM ('2030-01-01') TO ('2030-01-02')")
+        cursor.execute(
+            "CREATE TABLE lz4_probe_1 PARTITION OF lz4_probe FOR VALUES FROM ('2030-01-01') TO ('2030-01-02')"
+        )
         cursor.execute(_sql("lz4_probe", ["j"], "lz4"))
     assert compression("lz4_probe", "j") == "l" and compression("lz4_probe_1", "j") == "l"
     with connection.cursor() as cursor:
