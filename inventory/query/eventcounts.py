@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from inventory.query import distinct
 from inventory.query import entities as E
-from inventory.query.compiler import Compiled, Compiler, Paging, _show
+from inventory.query.compiler import Compiled, Compiler, Paging, _show, json_object_sql
 from inventory.query.errors import QueryError
 
 SUMMARIZE = {
@@ -62,10 +62,11 @@ def _counts_sql(
     ]
     group = ", ".join(f"s{i}" for i in range(len(keys)))
     # count(DISTINCT x) FILTER (WHERE status = s) per group, computed as one DISTINCT over
-    # (group, x, status) and plain filtered counts: the same numbers, one hashing pass instead of
-    # a sort per group and status.
+    # (x, status, group) and plain filtered counts: the same numbers, one pass instead of a sort
+    # per group and status. x leads: with count_by=resource it starts with the report id, so a
+    # sort for the DISTINCT compares integers first instead of collating text (-10% at 10,000 nodes).
     counts = ", ".join(f"count(*) FILTER (WHERE ev_status = '{STATUS_OF[c]}') AS {c}" for c in COUNT_COLUMNS)
-    unique = f"SELECT DISTINCT {group}, {COUNT_BY[count_by]}, ev_status FROM ({events_sql}) AS evs({', '.join(cols)})"
+    unique = f"SELECT DISTINCT {COUNT_BY[count_by]}, ev_status, {group} FROM ({events_sql}) AS evs({', '.join(cols)})"
     inner = f"SELECT {group}, {counts} FROM ({unique}) AS d GROUP BY {group}"
     if summarize_by == "containing_class":
         inner += " HAVING s0 IS NOT NULL"
@@ -79,9 +80,13 @@ def event_counts(
     compiler = Compiler()
     inner, where, subject = _counts_sql(compiler, query, summarize_by, count_by or "resource", counts_filter, window)
     paging = paging or Paging()
-    row = (
-        f"json_build_object('subject_type', {compiler.params.add(summarize_by)}::text, 'subject', {subject}, "
-        "'successes', successes, 'failures', failures, 'noops', noops, 'skips', skips)::text"
+    row = json_object_sql(
+        compiler.params,
+        [
+            ("subject_type", f"{compiler.params.add(summarize_by)}::text"),
+            ("subject", subject),
+            *[(name, name) for name in COUNT_COLUMNS],
+        ],
     )
     sql = f"SELECT {row} FROM ({inner}) AS c{where}"
     count_sql = f"SELECT count(*) FROM ({inner}) AS c{where}"
