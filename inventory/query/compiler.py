@@ -54,6 +54,10 @@ class Params:
         return f"%({name})s{cast}"
 
 
+# A string literal or a bound parameter with no cast: of unknown type in PostgreSQL.
+_UNTYPED = re.compile(r"E?'(?:[^']|'')*'|%\(\w+\)s")
+
+
 def json_object_sql(params: Params, items: list[tuple[str, str]]) -> str:
     """SQL for the JSON text of an object with the keys and value expressions ``items``.
 
@@ -66,7 +70,13 @@ def json_object_sql(params: Params, items: list[tuple[str, str]]) -> str:
     parts = []
     for i, (key, sql) in enumerate(items):
         parts.append(params.add(("{" if i == 0 else ",") + orjson.dumps(key).decode() + ":", "::text"))
-        parts.append("'null'" if sql.strip().upper() == "NULL" else f"coalesce(to_json({sql})::text, 'null')")
+        sql = sql.strip()
+        if sql.upper() == "NULL":
+            parts.append("'null'")
+            continue
+        if _UNTYPED.fullmatch(sql):  # to_json() cannot take an untyped literal; json_build_object reads it as text
+            sql += "::text"
+        parts.append(f"coalesce(to_json({sql})::text, 'null')")
     parts.append("'}'")
     return "(" + " || ".join(parts) + ")"
 
