@@ -136,6 +136,9 @@ class Factset(models.Model):
     # The node's certname, copied by a database trigger on every insert (migration 0011): the
     # query API lists facts and inventory by certname without reading the node rows.
     certname = models.TextField(default="", editable=False, help_text="The node's certname (kept by a trigger).")
+    # Whether the node is active (neither deactivated nor expired), kept by database triggers
+    # (migration 0016): fact queries exclude inactive nodes without a lookup per row.
+    node_active = models.BooleanField(default=True, editable=False, help_text="The node is active (kept by triggers).")
     environment = models.ForeignKey(Environment, models.PROTECT, null=True, blank=True, related_name="+")
     producer = models.ForeignKey(Producer, models.PROTECT, null=True, blank=True, related_name="+")
     timestamp = models.DateTimeField(help_text="When Stagehand stored this factset.")

@@ -612,7 +612,9 @@ class Compiler:
             # (foreign keys; reports and events are deleted with their node), so it filters
             # nothing but inactive nodes, which the few inactive nodes' ids exclude instead.
             from_sql = from_sql[: join.start()] + from_sql[join.end() :]
-            if active:
+            if active and join.group(1) == "fs.node_id":
+                where.append("fs.node_active")  # kept by triggers (migration 0016)
+            elif active:
                 where.append(
                     "NOT EXISTS (SELECT 1 FROM inventory_node xn WHERE xn.id = "
                     f"{join.group(1)} AND (xn.deactivated IS NOT NULL OR xn.expired IS NOT NULL))"

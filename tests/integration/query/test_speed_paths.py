@@ -2,6 +2,7 @@
 the plain forms, over the fixture fleet (the speed itself is measured by bench/query only)."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -204,6 +205,55 @@ def test_factset_entities_output_certnames_without_the_node_row(fleet_db, entity
     assert got and got <= active
     if entity in ("inventory", "facts", "factsets"):
         assert got == active & set(Node.objects.filter(factset__isnull=False).values_list("certname", flat=True))
+
+
+def test_factset_node_active_is_kept_by_the_database(fleet_db):
+    """fs.node_active follows the node's deactivated/expired through every path: a state change
+    of the node, a factset written for an inactive node, and a writer passing another value."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from inventory.models import Factset
+
+    def flag(node):
+        return Factset.objects.get(node=node).node_active
+
+    assert all(
+        fs.node_active == (fs.node.deactivated is None and fs.node.expired is None)
+        for fs in Factset.objects.select_related("node")
+    )
+    node = Node.objects.filter(factset__isnull=False, deactivated__isnull=True, expired__isnull=True).first()
+    Node.objects.filter(id=node.id).update(deactivated=timezone.now())
+    assert flag(node) is False
+    Factset.objects.filter(node=node).update(node_active=True)  # whatever a writer passes
+    assert flag(node) is False
+    Node.objects.filter(id=node.id).update(deactivated=None, expired=timezone.now())
+    assert flag(node) is False
+    Node.objects.filter(id=node.id).update(expired=None)
+    assert flag(node) is True
+    with connection.cursor() as cursor:  # a factset stored for a node that is inactive already
+        cursor.execute("UPDATE inventory_node SET deactivated = now() WHERE id = %s", [node.id])
+        row = Factset.objects.filter(node=node).values().get()
+        cursor.execute("DELETE FROM inventory_factset WHERE node_id = %s", [node.id])
+    Factset.objects.create(**{k: v for k, v in row.items() if k not in ("certname", "node_active")})
+    assert flag(node) is False
+
+
+@pytest.mark.parametrize("entity", ["inventory", "facts", "fact_contents", "factsets"])
+def test_factset_entities_test_the_active_flag_and_agree_with_the_node_row(fleet_db, monkeypatch, entity):
+    from django.utils import timezone
+
+    node = Node.objects.filter(factset__isnull=False, deactivated__isnull=True, expired__isnull=True).first()
+    Node.objects.filter(id=node.id).update(expired=timezone.now())
+    q = ["extract", ["certname"], ["~", "certname", "."]]
+    compiled = build(entity, q)
+    assert "fs.node_active" in compiled.sql and "xn.deactivated" not in compiled.sql
+    fast = {row["certname"] for row in run_rows(compiled)}
+    assert node.certname not in fast
+    # The same query reading the node row (the join kept) answers the same.
+    monkeypatch.setattr(query.compiler.E, "NODE_JOIN", re.compile(r"(?!)"))
+    slow = {row["certname"] for row in run_rows(build(entity, q))}
+    assert fast == slow
 
 
 def _members():
