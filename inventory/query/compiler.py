@@ -58,18 +58,27 @@ class Params:
 _UNTYPED = re.compile(r"E?'(?:[^']|'')*'|%\(\w+\)s")
 
 
+class JsonText(str):
+    """A value expression that already yields JSON text and is never NULL (e.g. ``count(*)::text``
+    or a nested :func:`json_object_sql`): :func:`json_object_sql` splices it in as it is."""
+
+
 def json_object_sql(params: Params, items: list[tuple[str, str]]) -> str:
     """SQL for the JSON text of an object with the keys and value expressions ``items``.
 
     Concatenated from bound JSON fragments (``{"key":``) and ``to_json`` of each value rather
     than built with ``json_build_object``, whose variadic-argument handling costs about twice the
     CPU per row (100,000 rows of 4 fields: 100 ms against 61 ms). The JSON is the same but for
-    whitespace. A bare ``NULL`` (a field with no value) is written as ``null``."""
+    whitespace. A bare ``NULL`` (a field with no value) is written as ``null``; a
+    :class:`JsonText` value is spliced in without ``to_json``."""
     if not items:
         return "'{}'::text"
     parts = []
     for i, (key, sql) in enumerate(items):
         parts.append(params.add(("{" if i == 0 else ",") + orjson.dumps(key).decode() + ":", "::text"))
+        if isinstance(sql, JsonText):
+            parts.append(f"({sql})")
+            continue
         sql = sql.strip()
         if sql.upper() == "NULL":
             parts.append("'null'")
