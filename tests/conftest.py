@@ -65,3 +65,14 @@ def _migration_data(request):
     request.getfixturevalue("_django_db_helper")
     for module, function in _MIGRATION_DATA:
         getattr(importlib.import_module(module), function)(apps, None)
+
+
+@pytest.fixture
+def fresh_storage_caches():
+    """The ingest storage's per-process caches (ids, known fact paths) emptied before and after a
+    test, so no test sees rows another one rolled back (``pytest.mark.usefixtures``)."""
+    from inventory.storage import forget_caches
+
+    forget_caches()
+    yield
+    forget_caches()

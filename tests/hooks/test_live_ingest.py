@@ -21,16 +21,11 @@ from tests.hooks.test_live_runs import listener_connected, until
 from tests.support import ingest as ing
 from tests.support.stack import running, service_env, start_service, start_worker
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    from inventory.storage import forget_caches
-
-    forget_caches()
-    yield
-    forget_caches()
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_storage_caches"),
+]
 
 
 def post_report(web, certname: str, *, when: dt.datetime, code_id: str, fixture: str, status: str | None = None):

@@ -20,19 +20,10 @@ from inventory.storage import facts as facts_storage
 from tests.support import ingest as ing
 from tests.support.stack import database_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_storage_caches")]
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 GRACE = dt.timedelta(minutes=15)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    from inventory.storage import forget_caches
-
-    forget_caches()
-    yield
-    forget_caches()
 
 
 def store(client, doc: dict, when: dt.datetime) -> None:

@@ -14,21 +14,13 @@ from ingest import processing
 from ingest.models import Command
 from inventory import retention
 from inventory.models import CatalogInputs, Node
-from inventory.storage import forget_caches
 from tests.support import ingest as ing
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_storage_caches")]
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 CERT = "node1.example.com"
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_ids_across_tests():
-    forget_caches()
-    yield
-    forget_caches()
 
 
 def drain():

@@ -15,18 +15,9 @@ from inventory.models import Catalog, FactPath, Factset, Node, Package, Resource
 from reports.models import Report, ResourceEvent
 from tests.support import ingest as ing
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_storage_caches")]
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    from inventory.storage import forget_caches
-
-    forget_caches()
-    yield
-    forget_caches()
 
 
 def drain():

@@ -21,18 +21,9 @@ from reports.models import Report
 from tests.support import ingest as ing
 from tests.support.stack import running, service_env, start_service, start_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_storage_caches")]
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    from inventory.storage import forget_caches
-
-    forget_caches()
-    yield
-    forget_caches()
 
 
 def _wait(predicate, timeout=180, what="condition"):
