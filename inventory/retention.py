@@ -17,6 +17,8 @@ when a lock cannot be had at once the day is left for the next run instead of qu
 * :func:`gc_packages` — packages no factset lists any more.
 * :func:`gc_fact_paths` — fact paths no factset holds any more (mark, then sweep after a grace).
 * :func:`delete_node` — PuppetDB's admin ``delete`` command: one node and all its data, now.
+* :func:`run_operation` — any of the above by name (:data:`OPERATIONS`), with a policy's settings:
+  what the Celery tasks, ``manage.py housekeeping`` and the admin ``clean`` call.
 
 Domain code: no request or view imports; the Celery tasks, the management command and the admin
 API only call these functions.
@@ -391,17 +393,27 @@ def _drop_day(day: dt.date, lock_timeout_ms: int) -> None:
 # --- everything ------------------------------------------------------------------------------
 
 
-def run_all(policy: RetentionPolicy | None = None, *, now: dt.datetime | None = None) -> list[RunResult]:
-    """One full housekeeping pass (what the scheduler runs every ``GC_INTERVAL``)."""
-    policy = policy or RetentionPolicy.from_settings()
-    return [
-        expire_nodes(policy.node_ttl, now=now, batch_size=policy.batch_size),
-        purge_nodes(policy.node_purge_ttl, now=now, batch_size=policy.batch_size),
-        gc_catalog_history(policy.catalog_history_ttl, now=now, batch_size=policy.batch_size),
-        purge_reports(policy.report_ttl, now=now, lock_timeout_ms=policy.lock_timeout_ms),
-        gc_packages(batch_size=policy.batch_size),
-        gc_fact_paths(policy.fact_path_gc_grace, now=now),
-    ]
+# Every housekeeping operation, in the order a full pass runs them (``manage.py housekeeping``
+# with no operation; beat schedules each as ``stagehand.housekeeping.<name>``).
+OPERATIONS = ("expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history", "gc_packages", "gc_fact_paths")
+
+
+def run_operation(name: str, policy: RetentionPolicy, **options) -> RunResult:
+    """Run the operation ``name`` (one of :data:`OPERATIONS`) with ``policy``'s settings;
+    ``options`` go to the operation (``purge_nodes``: ``limit``)."""
+    if name == "expire_nodes":
+        return expire_nodes(policy.node_ttl, batch_size=policy.batch_size, **options)
+    if name == "purge_nodes":
+        return purge_nodes(policy.node_purge_ttl, batch_size=policy.batch_size, **options)
+    if name == "purge_reports":
+        return purge_reports(policy.report_ttl, lock_timeout_ms=policy.lock_timeout_ms, **options)
+    if name == "gc_catalog_history":
+        return gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size, **options)
+    if name == "gc_packages":
+        return gc_packages(batch_size=policy.batch_size, **options)
+    if name == "gc_fact_paths":
+        return gc_fact_paths(policy.fact_path_gc_grace, **options)
+    raise ValueError(f"unknown housekeeping operation {name!r}; known: {list(OPERATIONS)}")
 
 
 class CleanAlreadyRunning(Exception):
@@ -448,17 +460,9 @@ def clean(operations: list, policy: RetentionPolicy | None = None) -> list[RunRe
     results = []
     with clean_lock():
         for op, options in plan:
-            if op == "expire_nodes":
-                results.append(expire_nodes(policy.node_ttl, batch_size=policy.batch_size))
-            elif op == "purge_nodes":
-                results.append(purge_nodes(policy.node_purge_ttl, batch_size=policy.batch_size, **options))
-            elif op == "purge_reports":
-                results.append(purge_reports(policy.report_ttl, lock_timeout_ms=policy.lock_timeout_ms))
-            elif op == "gc_packages":
-                results.append(gc_packages(batch_size=policy.batch_size))
-            else:  # "other": catalog history and unreferenced resources, fact paths
-                results.append(gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size))
-                results.append(gc_fact_paths(policy.fact_path_gc_grace))
+            # "other": catalog history and unreferenced resources, fact paths.
+            for name in ("gc_catalog_history", "gc_fact_paths") if op == "other" else (op,):
+                results.append(run_operation(name, policy, **options))
     return results
 
 

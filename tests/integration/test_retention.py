@@ -327,3 +327,15 @@ def test_resource_gc_waits_for_catalog_stores_and_defers_when_busy():
         other.execute("SELECT pg_advisory_unlock_shared(%s)", [retention.RESOURCE_GC_LOCK_KEY])
     counts = retention.collect_unreferenced(lock_timeout_ms=100)
     assert counts["resources"] >= 1 and not Resource.objects.filter(id=orphan.id).exists()
+
+
+@pytest.mark.django_db
+def test_every_operation_runs_by_name_as_its_task():
+    from inventory import tasks
+
+    policy = retention.RetentionPolicy.from_settings()
+    for name in retention.OPERATIONS:
+        assert retention.run_operation(name, policy).operation == name
+        assert getattr(tasks, name).run()["operation"] == name
+    with pytest.raises(ValueError, match="unknown housekeeping operation"):
+        retention.run_operation("vacuum", policy)

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from config.env import parse_duration
 from inventory import retention
 
-OPERATIONS = ["expire_nodes", "purge_nodes", "purge_reports", "gc_catalog_history", "gc_packages", "gc_fact_paths"]
+OPERATIONS = list(retention.OPERATIONS)
 
 
 def _duration(text):
@@ -45,16 +45,5 @@ class Command(BaseCommand):
                 raise CommandError("--batch-size must be at least 1")
             policy.batch_size = options["batch_size"]
         for op in operations or OPERATIONS:
-            if op == "expire_nodes":
-                result = retention.expire_nodes(policy.node_ttl, batch_size=policy.batch_size)
-            elif op == "purge_nodes":
-                result = retention.purge_nodes(policy.node_purge_ttl, batch_size=policy.batch_size)
-            elif op == "purge_reports":
-                result = retention.purge_reports(policy.report_ttl, lock_timeout_ms=policy.lock_timeout_ms)
-            elif op == "gc_catalog_history":
-                result = retention.gc_catalog_history(policy.catalog_history_ttl, batch_size=policy.batch_size)
-            elif op == "gc_packages":
-                result = retention.gc_packages(batch_size=policy.batch_size)
-            else:
-                result = retention.gc_fact_paths(policy.fact_path_gc_grace)
+            result = retention.run_operation(op, policy)
             self.stdout.write(orjson.dumps(result.as_dict()).decode())
