@@ -310,6 +310,8 @@ def test_beat_schedule_has_housekeeping_tasks():
         "stagehand.housekeeping.gc_packages",
         "stagehand.housekeeping.gc_fact_paths",
     } <= tasks
+    # Every operation of a full pass is scheduled (the settings name them without importing retention).
+    assert {f"stagehand.housekeeping.{name}" for name in retention.OPERATIONS} <= tasks
     app.loader.import_default_modules()
     assert tasks <= set(app.tasks)
     assert app.amqp.router.route({}, "stagehand.housekeeping.purge_nodes")["queue"].name == "housekeeping"
