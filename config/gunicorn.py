@@ -19,6 +19,10 @@ max_requests_jitter = max_requests // 10 if max_requests else 0
 # gunicorn's runtime control socket (gunicornc) is not used; its default path is one per user,
 # so the web and ingest processes on one host would fight over it (an ERROR line at start).
 control_socket_disable = True
+# The worker heartbeat touches a file on every turn of a worker's event loop (per request with
+# gthread); on a disk-backed /tmp that is an inode update each time. gunicorn's documentation
+# recommends a memory-backed directory: /dev/shm where there is one.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
 
 # --- ops: Prometheus multiprocess mode (config/metrics_bootstrap.py) ---------------------------
 from config import metrics_bootstrap  # noqa: E402

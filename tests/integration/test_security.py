@@ -460,3 +460,37 @@ def test_enc_accepts_client_certificates_from_the_trusted_proxy(client, producti
         forged = {"HTTP_X_CLIENT_VERIFY": "SUCCESS", "HTTP_X_CLIENT_CERTNAME": "puppet.example.com"}
         assert client.get("/enc/v1/nodes/a.example", **forged).status_code == 401
         assert client.get("/metrics").status_code == 401
+
+
+@pytest.mark.django_db
+def test_machine_read_routes_skip_the_browser_middleware_but_not_the_policy(production_policy):
+    from django.test import Client
+
+    from config import middleware
+
+    query = "/pdb/query/v4/nodes"
+    assert middleware.is_machine_read(query) and middleware.is_machine_read("/metrics/v2/list")
+    assert not any(middleware.is_machine_read(p) for p in ("/pdb/admin/v1/cmd", "/pdb/cmd/v1", "/api/v1/nodes/", "/"))
+    # Hooks Django collects from an instance are forwarded only where the wrapped class has them.
+    assert hasattr(middleware.CsrfViewMiddleware, "process_view")
+    assert not hasattr(middleware.MessageMiddleware, "process_view")
+
+    anonymous = Client()
+    assert anonymous.get(query).status_code == 401  # the access policy still decides
+    reader = get_user_model().objects.create_user("reader", password="pw-123456789")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(reader)
+    answer = browser.get(query)  # a session user reads without the authentication middleware
+    assert answer.status_code == 200, answer.content
+    assert "X-Frame-Options" not in answer and "csrftoken" not in answer.cookies
+    # A query POSTed with browser credentials still needs the CSRF token (the policy checks it).
+    body = {"query": ["from", "nodes", ["=", "certname", "a.example"]]}
+    assert browser.post("/pdb/query/v4", body, content_type="application/json").status_code == 403
+    browser.get("/admin/login/")  # sets the CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    posted = browser.post("/pdb/query/v4", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert posted.status_code == 200, posted.content
+    # Browser routes keep the whole stack.
+    page = browser.get("/admin/login/")
+    assert page["X-Frame-Options"] == "DENY"
+    assert browser.post("/admin/logout/").status_code == 403
