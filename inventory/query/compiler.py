@@ -45,13 +45,27 @@ class Compiled:
 
 
 class Params:
+    """The bound values of one statement. An equal scalar value added again with the same cast
+    gets the same placeholder: bound server-side, ``to_char(t, $1)`` in the select list and
+    ``to_char(t, $2)`` in the GROUP BY are different expressions to PostgreSQL even when ``$1``
+    and ``$2`` hold the same format, and the statement is refused."""
+
     def __init__(self):
         self.values: dict[str, object] = {}
+        self._names: dict[tuple, str] = {}
 
     def add(self, value, cast: str = "") -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
+        key = (type(value), value, cast) if isinstance(value, _SHAREABLE) else None
+        name = self._names.get(key) if key is not None else None
+        if name is None:
+            name = f"p{len(self.values)}"
+            self.values[name] = value
+            if key is not None:
+                self._names[key] = name
         return f"%({name})s{cast}"
+
+
+_SHAREABLE = (str, int, float, bool, dt.datetime)
 
 
 # A string literal or a bound parameter with no cast: of unknown type in PostgreSQL.
