@@ -5,9 +5,9 @@ API and Jolokia metrics).
 Those routes answer JSON to puppetboard, pypuppetdb and scripts: there is no form to protect, no
 message to show and no frame to forbid, and who the caller is (token, client certificate,
 session or anonymous) is settled by ``config.security.AccessPolicyMiddleware`` before the view
-runs. Skipping the four layers there takes ~0.15 ms of Python off every such request (the
-smallest PuppetDB queries answer in ~1 ms in process). Browser routes, the native API and the
-write and admin routes keep the whole stack.
+runs. Skipping the four layers there took CPU per ``environments`` request in process from
+660-796 to 590-646 µs (three paired runs; the smallest PuppetDB queries answer in ~1 ms in
+process). Browser routes, the native API and the write and admin routes keep the whole stack.
 """
 
 from __future__ import annotations

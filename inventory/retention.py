@@ -532,11 +532,15 @@ def gc_fact_paths(grace: dt.timedelta, *, now: dt.datetime | None = None, chunk:
         cursor.execute("SELECT id, path_key, value_type, unused_since FROM inventory_factpath")
         rows = cursor.fetchall()
         known = {(key, kind) for _, key, kind, _ in rows}
-        dead_ids = [i for i, key, kind, _ in rows if (key, kind) not in live]
-        revived_ids = [i for i, key, kind, since in rows if since is not None and (key, kind) in live]
-        stale = [
-            i for i, key, kind, since in rows if since is not None and since <= now - grace and (key, kind) not in live
-        ]
+        dead_ids, revived_ids, stale = [], [], []  # unused; marked but used again; marked for the grace
+        for i, key, kind, since in rows:
+            if (key, kind) in live:
+                if since is not None:
+                    revived_ids.append(i)
+                continue
+            dead_ids.append(i)
+            if since is not None and since <= now - grace:
+                stale.append(i)
         # Paths a factset holds but no row names (an ingest lost a race with an earlier sweep).
         missing = [facts_storage.path_row(orjson.loads(key), kind, key) for key, kind in live - known]
         if revived_ids:
